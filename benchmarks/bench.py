@@ -1,0 +1,127 @@
+"""Side-by-side benchmark: patternc vs FlexAttention vs SDPA dense, one process.
+
+    python benchmarks/bench.py [--n 8192 32768] [--d 128] [--cases dense causal ...]
+
+For every case it checks that patternc and FlexAttention agree, then times the
+forward with triton.testing.do_bench (median) and reports TFLOP/s counted over
+allowed pairs only, the ratio FlexAttention time / patternc time, peak memory
+and first-call latency. Writes JSON and markdown to benchmarks/results/.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+import triton
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cases import CASES  # noqa: E402
+
+import patternc  # noqa: E402
+
+
+def allowed_pairs(mask_mod, N, device, chunk=2048):
+    total = 0
+    k = torch.arange(N, device=device)[None, :]
+    for start in range(0, N, chunk):
+        q = torch.arange(start, min(N, start + chunk), device=device)[:, None]
+        total += int(mask_mod(0, 0, q, k).sum())
+    return total
+
+
+def timed(fn):
+    return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
+
+
+def run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms):
+    device = torch.device("cuda")
+    module = patternc.load_source(case.source, f"<bench {case.name}>", stem=f"bench_{case.name}")
+    fn = module.case
+    params = case.params(N)
+    mask_mod = case.mask_mod(N, device, module)
+    q, k, v = (torch.randn(B, H, N, D, device=device, dtype=dtype) for _ in range(3))
+    row = {"case": case.name, "N": N, "D": D}
+
+    torch.cuda.synchronize(); t0 = time.perf_counter()
+    out = fn(q, k, v, **params); torch.cuda.synchronize()
+    row["patternc_first_call_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    block_mask = create_block_mask(mask_mod, None, None, N, N, device=device)
+    ref = flex(q, k, v, block_mask=block_mask); torch.cuda.synchronize()
+    row["flex_first_call_s"] = time.perf_counter() - t0
+    err = ((out.float() - ref.float()).norm() / ref.float().norm()).item()
+    row["rel_err_vs_flex"] = err
+    if not err < 2e-2:
+        row["error"] = f"outputs disagree (relative error {err:.3g})"
+        return row
+
+    torch.cuda.reset_peak_memory_stats(); base = torch.cuda.memory_allocated()
+    row["patternc_fwd_ms"] = timed(lambda: fn(q, k, v, **params))
+    row["patternc_peak_mb"] = (torch.cuda.max_memory_allocated() - base) / 2**20
+    torch.cuda.reset_peak_memory_stats()
+    row["flex_fwd_ms"] = timed(lambda: flex(q, k, v, block_mask=block_mask))
+    row["flex_peak_mb"] = (torch.cuda.max_memory_allocated() - base) / 2**20
+    row["sdpa_dense_fwd_ms"] = sdpa_ms
+    pairs = allowed_pairs(mask_mod, N, device)
+    row["density"] = pairs / N / N
+    flops = 4.0 * B * H * pairs * D
+    row["patternc_tflops"] = flops / row["patternc_fwd_ms"] / 1e9
+    row["flex_tflops"] = flops / row["flex_fwd_ms"] / 1e9
+    row["ratio_fwd"] = row["flex_fwd_ms"] / row["patternc_fwd_ms"]
+    return row
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, nargs="+", default=[8192, 32768])
+    ap.add_argument("--d", type=int, nargs="+", default=[128])
+    ap.add_argument("--cases", nargs="+", default=[c.name for c in CASES])
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    args = ap.parse_args(argv)
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+    flex = torch.compile(flex_attention)
+    B, H, dtype = 1, 16, torch.bfloat16
+    rows = []
+    for D in args.d:
+        for N in args.n:
+            q, k, v = (torch.randn(B, H, N, D, device="cuda", dtype=dtype) for _ in range(3))
+            sdpa_ms = timed(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v))
+            del q, k, v
+            for case in CASES:
+                if case.name not in args.cases:
+                    continue
+                try:
+                    row = run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms)
+                except Exception as e:  # keep going: one broken case should not hide the others
+                    row = {"case": case.name, "N": N, "D": D, "error": f"{type(e).__name__}: {e}"[:500]}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    meta = {"date": datetime.date.today().isoformat(), "device": torch.cuda.get_device_name(),
+            "torch": torch.__version__, "triton": triton.__version__, "patternc": patternc.__version__,
+            "python": platform.python_version(), "B": B, "H": H, "dtype": "bfloat16"}
+    out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
+    stem = f"fwd_{meta['date']}"
+    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    lines = [f"# Forward, {meta['device']}, {meta['date']} (torch {meta['torch']}, triton {meta['triton']})", "",
+             "| case | N | D | density | patternc TFLOP/s | Flex TFLOP/s | Flex ms / patternc ms |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['case']} | {r['N']} | {r['D']} | error: {r['error'][:80]} | | | |")
+        else:
+            lines.append(f"| {r['case']} | {r['N']} | {r['D']} | {r['density']:.4f} | {r['patternc_tflops']:.0f} | "
+                         f"{r['flex_tflops']:.0f} | {r['ratio_fwd']:.2f} |")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The benchmark cases of issue 6: each a `.attn` pattern and the identical
+FlexAttention `mask_mod`, so both compute the same attention."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    source: str  # one pattern named `case`
+    params: Callable[[int], dict]  # N -> params of the pattern
+    mask_mod: Callable  # (N, device, module) -> FlexAttention mask_mod
+
+
+def _dense(N, device, module):
+    return lambda b, h, q, k: (q >= 0) & (k >= 0)
+
+
+def _causal(N, device, module):
+    return lambda b, h, q, k: k <= q
+
+
+def _window(N, device, module):
+    return lambda b, h, q, k: (k <= q) & (k >= q - 1023)
+
+
+def _block_local(N, device, module):
+    return lambda b, h, q, k: (q // 1024) == (k // 1024)
+
+
+def _prefix(N, device, module):
+    n = N // 4
+    return lambda b, h, q, k: (k <= q) | (k < n)
+
+
+def _longformer(N, device, module):
+    return lambda b, h, q, k: ((q - k).abs() <= 256) | (q < 64) | (k < 64)
+
+
+def _dilated(N, device, module):
+    return lambda b, h, q, k: ((q - k).abs() <= 1024) & ((q - k) % 4 == 0)
+
+
+def _bigbird(N, device, module):
+    blocks = module.bigbird_blocks.mask(N // 64, N // 64)[0].to(device)  # the identical random draw
+    return lambda b, h, q, k: blocks[q // 64, k // 64]
+
+
+CASES = [
+    Case("dense", "pattern case() { mask full }", lambda N: {}, _dense),
+    Case("causal", "pattern case() { mask causal }", lambda N: {}, _causal),
+    Case("window", "pattern case() { mask causal & window(1023, 0) }", lambda N: {}, _window),
+    Case("block-local", "pattern case() { mask block(1024) }", lambda N: {}, _block_local),
+    Case("prefix-LM", "pattern case(n: int) { mask causal | prefix(n) }", lambda N: {"n": N // 4}, _prefix),
+    Case("Longformer", "pattern case() { mask window(256) | global(64) }", lambda N: {}, _longformer),
+    Case("BigBird", "pattern case() { mask blocks(64) { window(1) | global(2) | random(3) } }\n"
+                    "pattern bigbird_blocks() { mask window(1) | global(2) | random(3, 1) }", lambda N: {}, _bigbird),
+    Case("dilated", "pattern case() { mask dilated(256, 4) }", lambda N: {}, _dilated),
+]

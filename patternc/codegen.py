@@ -1,0 +1,294 @@
+"""Code generation: checked patterns -> the source of one Python module.
+
+The module's text comes from the jinja2 templates in `templates/`; Jinja decides
+structure only. Everything pattern-specific is computed here as small strings:
+the mask predicate and score modifiers in Triton, the host's static scalars,
+requirements and value trees in Python. Names in the output come only from the
+checked IR (identifiers the grammar admits and the checker vetted) and numbers
+are printed as literals, so no text of a `.attn` file reaches the module except
+through `repr` (the pattern's source, kept as a string for docstrings).
+"""
+from __future__ import annotations
+
+import builtins
+import hashlib
+import inspect
+import io
+import keyword
+import tokenize
+from dataclasses import dataclass
+
+import jinja2
+
+from . import __version__, blockrt, ir
+from .codegen_expr import RandomLookup, Statics, TritonPrinter, flatten_blocks, python_static
+from .diagnostics import Collector
+from .resources import read_text
+
+# Names a generated module already uses at its top level, or that its functions'
+# keyword arguments use: patterns and params may not take them.
+MODULE_NAMES = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {
+    "torch", "triton", "tl", "math", "os", "OrderedDict", "PATTERNS", "SOURCE_SHA256"}
+CALL_NAMES = {"q", "k", "v", "scale", "return_lse", "segments", "rotations"}
+
+
+@dataclass(frozen=True)
+class GroupCode:
+    label: str
+    keep: str
+    score_lines: tuple[str, ...]
+    start: str
+    stop: str
+    tree: str
+
+
+@dataclass(frozen=True)
+class RandomCode:
+    count: str
+    seed: str
+    rows: str
+    cols: str
+
+
+@dataclass(frozen=True)
+class PatternCode:
+    """Everything the pattern template needs, as strings."""
+
+    name: str
+    summary: str
+    source: str
+    filename: str
+    params: tuple
+    param_specs: str
+    groups: tuple[GroupCode, ...]
+    keep_lines: tuple[str, ...]
+    score_lines: tuple[str, ...]
+    has_modifiers: bool
+    scalar_args: str
+    random_params: str
+    static_exprs: tuple[str, ...]
+    randoms: tuple[RandomCode, ...]
+    requirements: tuple
+    tile_hint: str
+
+
+# ------------------------------------------------------------ value trees (host)
+def python_tree(e, q_expr: ir.IntExpr = ir.Var("Q"), k_expr: ir.IntExpr = ir.Var("K")) -> str:
+    """Python source that builds blockrt's value tree of a mask, reading `env`.
+    Inside `blocks(b)`, Q and K are block counts: substituted before printing."""
+    def static(x):
+        return python_static(_sizes(x, q_expr, k_expr))
+
+    def int_tree(x):
+        if ir.is_static(x):
+            return static(x)
+        if isinstance(x, ir.Index):
+            return f"('idx', {x.name!r})"
+        if isinstance(x, ir.Neg):
+            return f"('neg', {int_tree(x.a)})"
+        if isinstance(x, ir.Abs):
+            return f"('abs', {int_tree(x.a)})"
+        return f"('arith', {x.op!r}, {int_tree(x.a)}, {int_tree(x.b)})"
+
+    def visit(n):
+        simple = {ir.Full: "full", ir.Empty: "empty", ir.Causal: "causal", ir.Segments: "segments"}
+        if type(n) in simple:
+            return f"({simple[type(n)]!r},)"
+        if isinstance(n, ir.Not):
+            return f"('not', {visit(n.a)})"
+        if isinstance(n, (ir.And, ir.Or, ir.Xor)):
+            return f"({type(n).__name__.lower()!r}, {visit(n.a)}, {visit(n.b)})"
+        if isinstance(n, ir.Compare):
+            return f"('cmp', {n.op!r}, {int_tree(n.a)}, {int_tree(n.b)})"
+        if isinstance(n, ir.BlockMap):
+            b = _sizes(n.size, q_expr, k_expr)
+            inner = python_tree(n.body, _cdiv(q_expr, b), _cdiv(k_expr, b))
+            return f"('blocks', {static(n.size)}, {inner})"
+        fields = {
+            ir.Window: ("window", "left", "right"), ir.Dilated: ("dilated", "left", "right", "dilation"),
+            ir.Strided: ("strided", "stride"), ir.BlockDiag: ("block", "size"), ir.Global: ("global", "count"),
+            ir.KeyPrefix: ("prefix", "count"), ir.Random: ("random", "count", "seed"),
+            ir.Buckets: ("buckets", "count", "rounds", "seed"),
+        }
+        if isinstance(n, ir.GlobalList):
+            items = "".join(static(t) + ", " for t in n.positions)
+            return f"('global_list', ({items}))"
+        tag, *names = fields[type(n)]
+        return "(" + ", ".join([repr(tag)] + [static(getattr(n, f)) for f in names]) + ")"
+
+    return visit(e)
+
+
+def _cdiv(a, b):
+    return ir.Neg(ir.Arith("//", ir.Neg(a), b))
+
+
+def _sizes(x, q_expr, k_expr):
+    from .codegen_expr import _substitute
+    return _substitute(x, {(ir.Var, "Q"): q_expr, (ir.Var, "K"): k_expr})
+
+
+# ------------------------------------------------------------ one pattern
+def _modifier_lines(mods, statics: Statics, floats: list) -> list[str]:
+    lines = []
+    for m in mods:
+        if m.kind == "alibi":
+            lines.append("s = s - tl.exp2(-8.0 * (h + 1) / H) * tl.abs(p - j).to(tl.float32)  # alibi")
+        elif m.kind == "decay":
+            name = _float_scalar(f"math.log({python_static(m.arg)})", floats)
+            lines.append(f"s = s + tl.abs(p - j).to(tl.float32) * {name}  # decay: + |p - j| ln(g)")
+        elif m.kind == "softcap":
+            name = _float_scalar(f"float({python_static(m.arg)})", floats)
+            lines.append(f"s = {name} * _tanh(s / {name})  # softcap")
+    return lines
+
+
+def _float_scalar(expr: str, floats: list) -> str:
+    if expr not in floats:
+        floats.append(expr)
+    return f"f{floats.index(expr)}"
+
+
+def _branches(per_group: list[list[str]], labels: list[str], tail: str) -> list[str]:
+    """`if group == 0: ... elif ...` over the head groups (straight code for one group)."""
+    if len(per_group) == 1:
+        return per_group[0] + [tail]
+    lines = []
+    for index, (body, label) in enumerate(zip(per_group, labels)):
+        head = "if" if index == 0 else ("elif" if index < len(per_group) - 1 else "else")
+        cond = f" group == {index}" if head != "else" else ""
+        lines.append(f"{head}{cond}:  # heads {label}")
+        lines.extend("    " + b for b in (body or ["pass"]))
+    return lines + [tail]
+
+
+def pattern_code(pattern: ir.CheckedPattern, source: str) -> PatternCode:
+    statics, floats = Statics(), []
+    printer = TritonPrinter(statics)
+    randoms: list = []
+    keep_bodies, score_bodies, groups = [], [], []
+    for g in pattern.groups:
+        first = len(randoms)
+        flat = flatten_blocks(g.mask, randoms)
+        keep = printer.mask(flat)
+        label = f"{python_static(g.start)}..{python_static(g.stop)}".replace("env['H']", "H")
+        keep_bodies.append([f"keep = valid & {keep}"])
+        score_bodies.append(_modifier_lines(g.modifiers, statics, floats))
+        groups.append(GroupCode(label, keep, tuple(score_bodies[-1]), python_static(g.start),
+                                python_static(g.stop), python_tree(g.mask)))
+    random_code = []
+    for node, frame in randoms:
+        count = python_static(node.count)
+        rows = python_static(frame[(ir.Var, "K")])
+        random_code.append(RandomCode(count, python_static(node.seed), rows, rows))
+    labels = [g.label for g in groups]
+    keep_lines = _branches(keep_bodies, labels, "return keep")
+    has_mods = any(g.score_lines for g in groups)
+    score_lines = _branches([list(b) for b in score_bodies], labels, "return s")
+    scalar_names = [f"s{n}" for n in range(len(statics.exprs))] + [f"f{n}" for n in range(len(floats))]
+    static_exprs = [python_static(e) for e in statics.exprs] + floats
+    random_params = "".join(f", rand{n}_ptr, rand{n}_rows, rand{n}_cols" for n in range(len(randoms)))
+    requirements = tuple(
+        _Req(python_static(r.cond), f"pattern '{pattern.name}': requirement `{r.text}` failed",
+             tuple(sorted({n.name for n in ir.walk(r.cond) if isinstance(n, ir.Var)})))
+        for r in pattern.requirements)
+    specs = "[" + ", ".join(
+        f"({p.name!r}, {p.type!r}, {'_REQUIRED' if p.default is None else repr(p.default)})"
+        for p in pattern.params) + "]"
+    return PatternCode(
+        name=pattern.name, summary=f"pattern {pattern.name}: {len(pattern.groups)} head group(s)",
+        source=source, filename=pattern.filename,
+        params=tuple(_P(p.name, p.type, None if p.default is None else repr(p.default)) for p in pattern.params),
+        param_specs=specs, groups=tuple(groups), keep_lines=tuple(keep_lines), score_lines=tuple(score_lines),
+        has_modifiers=has_mods, scalar_args="".join(", " + n for n in scalar_names),
+        random_params=random_params, static_exprs=tuple(static_exprs), randoms=tuple(random_code),
+        requirements=requirements, tile_hint=repr(pattern.tile),
+    )
+
+
+@dataclass(frozen=True)
+class _Req:
+    cond: str
+    message: str
+    names: tuple
+
+
+@dataclass(frozen=True)
+class _P:
+    name: str
+    type: str
+    default: str | None
+
+
+# ------------------------------------------------------------ the module
+_ENV = None
+
+
+def _environment() -> jinja2.Environment:
+    global _ENV
+    if _ENV is None:
+        loader = jinja2.FunctionLoader(lambda name: read_text("templates", name))
+        _ENV = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                                  autoescape=False)
+        _ENV.filters["py"] = repr
+    return _ENV
+
+
+def pattern_source(source: str, pattern: ir.CheckedPattern) -> str:
+    """The text of one pattern in its file (for docstrings), or the whole file."""
+    span = pattern.span
+    if span.end > span.start:
+        return source[span.start:span.end]
+    return source
+
+
+def check_names(patterns, source: str, filename: str) -> None:
+    """Pattern and param names become Python names in the generated module:
+    those it needs for itself are refused, with a diagnostic at the name."""
+    errors = Collector()
+    for p in patterns:
+        if p.name.startswith("_") or p.name in MODULE_NAMES:
+            errors.error("E0207", f"pattern name '{p.name}' is reserved in the generated Python module "
+                         "(names starting with '_', Python keywords and builtins, torch, triton, tl, math, os)",
+                         p.span)
+        for prm in p.params:
+            if prm.name.startswith("_") or prm.name in MODULE_NAMES | CALL_NAMES:
+                errors.error("E0208", f"param name '{prm.name}' cannot be a keyword argument of the generated "
+                             "function (it is reserved: q, k, v, scale, return_lse, segments, rotations, "
+                             "Python keywords and builtins, or starts with '_')", prm.span)
+    errors.raise_if_any(source, filename)
+
+
+def generate(patterns, source: str, filename: str) -> str:
+    """The Python source of the module for a file's checked patterns."""
+    check_names(patterns, source, filename)
+    for p in patterns:
+        if p.is_data_dependent:
+            raise NotImplementedError(
+                f"pattern '{p.name}' uses {', '.join(p.runtime_inputs)}: data-dependent patterns "
+                "are not compiled yet")
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    codes = [pattern_code(p, pattern_source(source, p)) for p in patterns]
+    text = _environment().get_template("module.py.jinja").render(
+        version=__version__, filename=filename, digest=digest, pattern_names=[p.name for p in patterns],
+        blockrt_source=_blockrt_body(), patterns=codes)
+    return text
+
+
+def _blockrt_body() -> str:
+    """blockrt's source, its imports dropped (the module has its own) and every
+    top-level name renamed `_rt_<name>`, so that no pattern name can shadow it."""
+    source = inspect.getsource(blockrt)
+    top = {name for name in vars(blockrt) if not name.startswith("__")
+           and getattr(vars(blockrt)[name], "__module__", blockrt.__name__) == blockrt.__name__
+           and not inspect.ismodule(vars(blockrt)[name])}
+    tokens, previous = [], None
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.NAME and tok.string in top and previous != ".":
+            tok = tok._replace(string="_rt_" + tok.string)
+        tokens.append(tok)
+        if tok.type not in (tokenize.NL, tokenize.COMMENT):
+            previous = tok.string
+    text = tokenize.untokenize(tokens)
+    lines = [ln for ln in text.splitlines() if not ln.startswith(("import ", "from "))]
+    return "\n".join(lines).strip() + "\n"
