@@ -63,7 +63,9 @@ class PatternCode:
     groups: tuple[GroupCode, ...]
     keep_lines: tuple[str, ...]
     score_lines: tuple[str, ...]
+    score_grad_lines: tuple[str, ...]
     has_modifiers: bool
+    has_softcap: bool
     scalar_args: str
     random_params: str
     static_exprs: tuple[str, ...]
@@ -143,6 +145,19 @@ def _modifier_lines(mods, statics: Statics, floats: list) -> list[str]:
     return lines
 
 
+def _modifier_grad_lines(lines: list[str]) -> list[str]:
+    """The score lines again, tracking g = d(modified) / d(scaled score): only
+    softcap has a derivative other than 1 (c * tanh(s / c) -> 1 - tanh^2)."""
+    out = ["g = s * 0.0 + 1.0"]
+    for line in lines:
+        if line.endswith("# softcap"):
+            c = line.split(" * _tanh(")[0].split("= ")[1]
+            out += [f"t = _tanh(s / {c})", f"s = {c} * t  # softcap", "g = g * (1.0 - t * t)"]
+        else:
+            out.append(line)
+    return out
+
+
 def _float_scalar(expr: str, floats: list) -> str:
     if expr not in floats:
         floats.append(expr)
@@ -185,6 +200,8 @@ def pattern_code(pattern: ir.CheckedPattern, source: str) -> PatternCode:
     keep_lines = _branches(keep_bodies, labels, "return keep")
     has_mods = any(g.score_lines for g in groups)
     score_lines = _branches([list(b) for b in score_bodies], labels, "return s")
+    has_softcap = any(m.kind == "softcap" for g in pattern.groups for m in g.modifiers)
+    score_grad_lines = _branches([_modifier_grad_lines(b) for b in score_bodies], labels, "return s, g")
     scalar_names = [f"s{n}" for n in range(len(statics.exprs))] + [f"f{n}" for n in range(len(floats))]
     static_exprs = [python_static(e) for e in statics.exprs] + floats
     random_params = "".join(f", rand{n}_ptr, rand{n}_rows, rand{n}_cols" for n in range(len(randoms)))
@@ -200,7 +217,7 @@ def pattern_code(pattern: ir.CheckedPattern, source: str) -> PatternCode:
         source=source, filename=pattern.filename,
         params=tuple(_P(p.name, p.type, None if p.default is None else repr(p.default)) for p in pattern.params),
         param_specs=specs, groups=tuple(groups), keep_lines=tuple(keep_lines), score_lines=tuple(score_lines),
-        has_modifiers=has_mods, scalar_args="".join(", " + n for n in scalar_names),
+        score_grad_lines=tuple(score_grad_lines), has_modifiers=has_mods, has_softcap=has_softcap, scalar_args="".join(", " + n for n in scalar_names),
         random_params=random_params, static_exprs=tuple(static_exprs), randoms=tuple(random_code),
         requirements=requirements, tile_hint=repr(pattern.tile),
     )
