@@ -46,8 +46,7 @@ class GroupCode:
 class RandomCode:
     count: str
     seed: str
-    rows: str
-    cols: str
+    blocks: str  # the number of (key) blocks at its level: the bitmap is blocks x blocks
 
 
 @dataclass(frozen=True)
@@ -101,6 +100,8 @@ def python_tree(e, q_expr: ir.IntExpr = ir.Var("Q"), k_expr: ir.IntExpr = ir.Var
         if isinstance(n, (ir.And, ir.Or, ir.Xor)):
             return f"({type(n).__name__.lower()!r}, {visit(n.a)}, {visit(n.b)})"
         if isinstance(n, ir.Compare):
+            if ir.is_static(n):  # folded as lower.to_tree folds it
+                return f"(('full',) if {static(n)} else ('empty',))"
             return f"('cmp', {n.op!r}, {int_tree(n.a)}, {int_tree(n.b)})"
         if isinstance(n, ir.BlockMap):
             b = _sizes(n.size, q_expr, k_expr)
@@ -194,8 +195,8 @@ def pattern_code(pattern: ir.CheckedPattern, source: str) -> PatternCode:
     random_code = []
     for node, frame in randoms:
         count = python_static(node.count)
-        rows = python_static(frame[(ir.Var, "K")])
-        random_code.append(RandomCode(count, python_static(node.seed), rows, rows))
+        blocks = python_static(frame[(ir.Var, "K")])
+        random_code.append(RandomCode(count, python_static(node.seed), blocks))
     labels = [g.label for g in groups]
     keep_lines = _branches(keep_bodies, labels, "return keep")
     has_mods = any(g.score_lines for g in groups)
