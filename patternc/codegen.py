@@ -67,6 +67,7 @@ class PatternCode:
     has_softcap: bool
     scalar_args: str
     random_params: str
+    uses_segments: bool
     static_exprs: tuple[str, ...]
     randoms: tuple[RandomCode, ...]
     requirements: tuple
@@ -219,7 +220,7 @@ def pattern_code(pattern: ir.CheckedPattern, source: str) -> PatternCode:
         params=tuple(_P(p.name, p.type, None if p.default is None else repr(p.default)) for p in pattern.params),
         param_specs=specs, groups=tuple(groups), keep_lines=tuple(keep_lines), score_lines=tuple(score_lines),
         score_grad_lines=tuple(score_grad_lines), has_modifiers=has_mods, has_softcap=has_softcap, scalar_args="".join(", " + n for n in scalar_names),
-        random_params=random_params, static_exprs=tuple(static_exprs), randoms=tuple(random_code),
+        random_params=random_params, uses_segments="segments" in pattern.runtime_inputs, static_exprs=tuple(static_exprs), randoms=tuple(random_code),
         requirements=requirements, tile_hint=repr(pattern.tile),
     )
 
@@ -281,10 +282,9 @@ def generate(patterns, source: str, filename: str) -> str:
     """The Python source of the module for a file's checked patterns."""
     check_names(patterns, source, filename)
     for p in patterns:
-        if p.is_data_dependent:
+        if "rotations" in p.runtime_inputs:
             raise NotImplementedError(
-                f"pattern '{p.name}' uses {', '.join(p.runtime_inputs)}: data-dependent patterns "
-                "are not compiled yet")
+                f"pattern '{p.name}' uses buckets: LSH patterns are not compiled yet")
     digest = hashlib.sha256(source.encode()).hexdigest()
     codes = [pattern_code(p, pattern_source(source, p)) for p in patterns]
     text = _environment().get_template("module.py.jinja").render(
