@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import re
 
-CONSTEXPRS = ("HEAD_DIM", "HEAD_DIM_PAD", "BLOCK_M", "BLOCK_N", "IEEE_DOT")
-TENSOR_ARGS = ("q_ptr", "k_ptr", "v_ptr", "out_ptr")
+CONSTEXPRS = ("HEAD_DIM", "HEAD_DIM_PAD", "BLOCK_M", "BLOCK_N", "IEEE_DOT", "DILATION")
+TENSOR_ARGS = ("q_ptr", "k_ptr", "v_ptr", "out_ptr", "do_ptr", "dq_ptr", "dk_ptr", "dv_ptr")
+FLOAT_ARGS = ("lse_ptr", "lse2_ptr", "delta_ptr")
 
 
 def signature(kernel, dtype: str = "bf16") -> dict:
-    """Triton types of a generated forward kernel's arguments, from their names."""
+    """Triton types of a generated kernel's arguments, from their names."""
     sig = {}
     for name in kernel.arg_names:
         if name in CONSTEXPRS:
             sig[name] = "constexpr"
         elif name in TENSOR_ARGS:
             sig[name] = f"*{dtype}"
-        elif name == "lse_ptr":
+        elif name in FLOAT_ARGS:
             sig[name] = "*fp32"
         elif re.fullmatch(r"rand\d+_ptr", name):
             sig[name] = "*u8"
+        elif name in ("seg_ptr",):
+            sig[name] = "*i64"
         elif name.endswith("_ptr"):
             sig[name] = "*i32"
         elif name == "sm_scale" or re.fullmatch(r"f\d+", name):
@@ -32,7 +35,7 @@ def signature(kernel, dtype: str = "bf16") -> dict:
 
 
 def compile_kernel(kernel, *, head_dim=128, block_m=128, block_n=128, dtype="bf16", num_warps=8, num_stages=3,
-                   arch=90):
+                   arch=90, dilation=1):
     """Compile one generated forward kernel for CUDA sm_`arch`; returns triton's CompiledKernel."""
     import triton
     from triton.backends.compiler import GPUTarget
@@ -40,12 +43,20 @@ def compile_kernel(kernel, *, head_dim=128, block_m=128, block_n=128, dtype="bf1
 
     pad = max(16, triton.next_power_of_2(head_dim))
     values = {"HEAD_DIM": head_dim, "HEAD_DIM_PAD": pad, "BLOCK_M": block_m, "BLOCK_N": block_n,
-              "IEEE_DOT": dtype == "fp32"}
+              "IEEE_DOT": dtype == "fp32", "DILATION": dilation}
     names = kernel.arg_names
     constexprs = {(names.index(n),): v for n, v in values.items()}
     source = ASTSource(fn=kernel, signature=signature(kernel, dtype), constexprs=constexprs)
     return triton.compile(source, target=GPUTarget("cuda", arch, 32),
                           options={"num_warps": num_warps, "num_stages": num_stages})
+
+
+# The generated kernels and the tiles the H100 runs them with.
+KERNELS = (
+    ("forward", dict(block_m=128, block_n=128, num_warps=8, num_stages=3)),
+    ("backward_dq", dict(block_m=64, block_n=64, num_warps=4, num_stages=2)),
+    ("backward_dkdv", dict(block_m=64, block_n=64, num_warps=4, num_stages=2)),
+)
 
 
 def compile_files(paths, *, head_dims=(128,), dtype="bf16") -> list[str]:
@@ -57,16 +68,18 @@ def compile_files(paths, *, head_dims=(128,), dtype="bf16") -> list[str]:
     for path in paths:
         with open(path, encoding="utf-8") as f:
             patterns = check_source(f.read(), path)
-        static = [p for p in patterns if not p.is_data_dependent]
+        static = [p for p in patterns if "rotations" not in p.runtime_inputs]
         if not static:
             continue
         module = loader.load(path)
         for p in static:
             for d in head_dims:
-                compiled = compile_kernel(getattr(module, f"_{p.name}_forward"), head_dim=d, dtype=dtype)
-                ptx = compiled.asm["ptx"]
-                lines.append(f"{path}:{p.name}: D={d} sm_90 ok, shared {compiled.metadata.shared} bytes, "
-                             f"wgmma {'yes' if 'wgmma' in ptx else 'NO'}")
+                for kernel, tiles in KERNELS:
+                    compiled = compile_kernel(getattr(module, f"_{p.name}_{kernel}"), head_dim=d, dtype=dtype,
+                                              **tiles)
+                    ptx = compiled.asm["ptx"]
+                    lines.append(f"{path}:{p.name}: {kernel} D={d} sm_90 ok, shared {compiled.metadata.shared} "
+                                 f"bytes, wgmma {'yes' if 'wgmma' in ptx else 'NO'}")
     return lines
 
 
