@@ -75,7 +75,7 @@ def compile_files(paths, *, head_dims=(128,), dtype="bf16") -> list[str]:
         for p in static:
             for d in head_dims:
                 for kernel, tiles in KERNELS:
-                    compiled = compile_kernel(getattr(module, f"_{p.name}_{kernel}"), head_dim=d, dtype=dtype,
+                    compiled = compile_kernel(getattr(module, f"{p.name}__{kernel}"), head_dim=d, dtype=dtype,
                                               **tiles)
                     ptx = compiled.asm["ptx"]
                     lines.append(f"{path}:{p.name}: {kernel} D={d} sm_90 ok, shared {compiled.metadata.shared} "

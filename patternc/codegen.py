@@ -266,10 +266,10 @@ def check_names(patterns, source: str, filename: str) -> None:
     those it needs for itself are refused, with a diagnostic at the name."""
     errors = Collector()
     for p in patterns:
-        if p.name.startswith("_") or p.name in MODULE_NAMES:
-            errors.error("E0207", f"pattern name '{p.name}' is reserved in the generated Python module "
-                         "(names starting with '_', Python keywords and builtins, torch, triton, tl, math, os)",
-                         p.span)
+        if p.name.startswith("_") or "__" in p.name or p.name in MODULE_NAMES:
+            errors.error("E0207", f"pattern name '{p.name}' cannot name a function of the generated Python module "
+                         "(names starting with '_' or containing '__' are its own, and so are Python keywords "
+                         "and builtins, torch, triton, tl, math, os)", p.span)
         for prm in p.params:
             if prm.name.startswith("_") or prm.name in MODULE_NAMES | CALL_NAMES:
                 errors.error("E0208", f"param name '{prm.name}' cannot be a keyword argument of the generated "
