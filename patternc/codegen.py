@@ -29,7 +29,7 @@ from .resources import read_text
 # keyword arguments use: patterns and params may not take them.
 MODULE_NAMES = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {
     "torch", "triton", "tl", "math", "os", "OrderedDict", "PATTERNS", "SOURCE_SHA256"}
-CALL_NAMES = {"q", "k", "v", "scale", "return_lse", "segments", "rotations"}
+CALL_NAMES = {"scale", "return_lse", "segments", "rotations"}  # q, k, v are positional-only (_q, _k, _v)
 
 
 @dataclass(frozen=True)
@@ -273,7 +273,7 @@ def check_names(patterns, source: str, filename: str) -> None:
         for prm in p.params:
             if prm.name.startswith("_") or prm.name in MODULE_NAMES | CALL_NAMES:
                 errors.error("E0208", f"param name '{prm.name}' cannot be a keyword argument of the generated "
-                             "function (it is reserved: q, k, v, scale, return_lse, segments, rotations, "
+                             "function (it is reserved: scale, return_lse, segments, rotations, "
                              "Python keywords and builtins, or starts with '_')", prm.span)
     errors.raise_if_any(source, filename)
 

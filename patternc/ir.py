@@ -27,7 +27,10 @@ import sympy
 
 from .diagnostics import Span
 
-_SPAN = field(default_factory=Span.unknown, compare=False, repr=False)
+
+
+def _span():
+    return field(default_factory=Span.unknown, compare=False, repr=False)
 
 SIZES = ("Q", "K", "H", "D")
 INDICES = ("i", "p", "j", "h")
@@ -215,14 +218,14 @@ class Param:
     name: str
     type: str  # 'int' or 'float'
     default: Union[int, float, None]
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Modifier:
     kind: str  # 'alibi', 'decay', 'softcap'
     arg: Union[IntExpr, None] = None
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,7 @@ class Requirement:
 
     cond: MaskExpr  # only Compare/Not/And/Or/Xor over static IntExprs
     text: str
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,7 @@ class HeadGroup:
     stop: IntExpr
     mask: MaskExpr
     modifiers: tuple[Modifier, ...] = ()
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,7 @@ class CheckedPattern:
     groups: tuple[HeadGroup, ...]
     requirements: tuple[Requirement, ...] = ()
     tile: Union[tuple[int, int], None] = None  # (q, kv) hint
-    span: Span = _SPAN
+    span: Span = _span()
     filename: str = "<string>"
 
     @property

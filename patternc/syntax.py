@@ -11,20 +11,25 @@ from typing import Union
 
 from .diagnostics import Span
 
-_SPAN = field(default_factory=Span.unknown, compare=False, repr=False)
+
+
+def _span():
+    """A span field: excluded from == and repr, so trees compare by structure.
+    (A fresh field() per use: one shared Field object breaks a class with two.)"""
+    return field(default_factory=Span.unknown, compare=False, repr=False)
 
 
 # ---------------------------------------------------------------- expressions
 @dataclass(frozen=True)
 class IntLit:
     value: int
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
 class FloatLit:
     value: float
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -33,14 +38,14 @@ class Name:
     or a primitive without arguments (`causal`, `full`, `none`, `segments`, `alibi`)."""
 
     id: str
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Unary:
     op: str  # '-' or '!'
     operand: "Expr"
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -48,14 +53,14 @@ class Binary:
     op: str  # one of: | & == != < <= > >= + - * // %
     left: "Expr"
     right: "Expr"
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Keyword:
     name: str
     value: "Expr"
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,8 @@ class Call:
     func: str
     args: tuple["Expr", ...] = ()
     kwargs: tuple[Keyword, ...] = ()
-    span: Span = _SPAN
-    func_span: Span = _SPAN
+    span: Span = _span()
+    func_span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ class ListLit:
     """`[t1, t2, ...]`, the positions of `global([...])`."""
 
     items: tuple["Expr", ...]
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ class Blocks:
 
     size: "Expr"
     body: "Expr"
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 Expr = Union[IntLit, FloatLit, Name, Unary, Binary, Call, ListLit, Blocks]
@@ -95,27 +100,27 @@ class Param:
     name: str
     type: str  # 'int' or 'float'
     default: Expr | None = None
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Let:
     name: str
     value: Expr
-    span: Span = _SPAN
-    name_span: Span = _SPAN
+    span: Span = _span()
+    name_span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Mask:
     expr: Expr
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Require:
     cond: Expr
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ class Score:
     """`score alibi, decay(0.9)`: modifiers are Name (no arguments) or Call."""
 
     modifiers: tuple[Expr, ...]
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,7 @@ class Heads:
     start: Expr
     stop: Expr
     body: tuple["Stmt", ...]
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,7 @@ class Tile:
     """`tile q=64, kv=128`."""
 
     entries: tuple[Keyword, ...]
-    span: Span = _SPAN
+    span: Span = _span()
 
 
 Stmt = Union[Let, Mask, Require, Score, Heads, Tile]
@@ -152,11 +157,11 @@ class Pattern:
     name: str
     params: tuple[Param, ...]
     body: tuple[Stmt, ...]
-    span: Span = _SPAN
-    name_span: Span = _SPAN
+    span: Span = _span()
+    name_span: Span = _span()
 
 
 @dataclass(frozen=True)
 class File:
     patterns: tuple[Pattern, ...]
-    span: Span = _SPAN
+    span: Span = _span()
