@@ -52,7 +52,9 @@ class Diagnostic:
         head = f"{filename}:{line}:{col}: {self.severity}[{self.code}]: {self.message}"
         parts = [head]
         if source is not None and line >= 1:
-            lines = source.splitlines()
+            # split on "\n" only: the lexer counts lines that way (splitlines would
+            # also break at \x0c, \u2028 and others, putting the caret on the wrong line)
+            lines = [ln[:-1] if ln.endswith("\r") else ln for ln in source.split("\n")]
             if line <= len(lines):
                 text = lines[line - 1].expandtabs(1)
                 parts.append("    " + text)
