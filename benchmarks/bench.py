@@ -41,12 +41,12 @@ def timed(fn):
     return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
 
 
-def run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms):
+def run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms, backward=True):
     device = torch.device("cuda")
     module = patternc.load_source(case.source, f"<bench {case.name}>", stem=f"bench_{case.name}")
     fn = module.case
     params = case.params(N)
-    mask_mod = case.mask_mod(N, device, module)
+    mask_mod = case.mask_mod(N, device, module, params)
     q, k, v = (torch.randn(B, H, N, D, device=device, dtype=dtype) for _ in range(3))
     row = {"case": case.name, "N": N, "D": D}
 
@@ -70,6 +70,24 @@ def run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms):
     row["flex_fwd_ms"] = timed(lambda: flex(q, k, v, block_mask=block_mask))
     row["flex_peak_mb"] = (torch.cuda.max_memory_allocated() - base) / 2**20
     row["sdpa_dense_fwd_ms"] = sdpa_ms
+    if backward:
+        q.requires_grad_(); k.requires_grad_(); v.requires_grad_()
+        grad = torch.randn_like(q)
+        ours = fn(q, k, v, **params)
+        ours.backward(grad)
+        mine = [t.grad.clone() for t in (q, k, v)]
+        for t in (q, k, v):
+            t.grad = None
+        flex(q, k, v, block_mask=block_mask).backward(grad)
+        theirs = [t.grad.clone() for t in (q, k, v)]
+        row["grad_rel_err_vs_flex"] = max(((a.float() - b.float()).norm() / b.float().norm()).item()
+                                          for a, b in zip(mine, theirs))
+        row["patternc_fwdbwd_ms"] = timed(lambda: fn(q, k, v, **params).backward(grad))
+        row["flex_fwdbwd_ms"] = timed(lambda: flex(q, k, v, block_mask=block_mask).backward(grad))
+        row["ratio_fwdbwd"] = row["flex_fwdbwd_ms"] / row["patternc_fwdbwd_ms"]
+        for t in (q, k, v):
+            t.grad = None
+            t.requires_grad_(False)
     pairs = allowed_pairs(mask_mod, N, device)
     row["density"] = pairs / N / N
     flops = 4.0 * B * H * pairs * D
@@ -85,6 +103,8 @@ def main(argv=None):
     ap.add_argument("--d", type=int, nargs="+", default=[128])
     ap.add_argument("--cases", nargs="+", default=[c.name for c in CASES])
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    ap.add_argument("--no-backward", action="store_true", help="time the forward only")
+    ap.add_argument("--tag", default="", help="suffix of the result files")
     args = ap.parse_args(argv)
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
     flex = torch.compile(flex_attention)
@@ -99,7 +119,8 @@ def main(argv=None):
                 if case.name not in args.cases:
                     continue
                 try:
-                    row = run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms)
+                    row = run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms,
+                                   backward=not args.no_backward)
                 except Exception as e:  # keep going: one broken case should not hide the others
                     row = {"case": case.name, "N": N, "D": D, "error": f"{type(e).__name__}: {e}"[:500]}
                 rows.append(row)
@@ -108,17 +129,19 @@ def main(argv=None):
             "torch": torch.__version__, "triton": triton.__version__, "patternc": patternc.__version__,
             "python": platform.python_version(), "B": B, "H": H, "dtype": "bfloat16"}
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
-    stem = f"fwd_{meta['date']}"
+    stem = f"bench_{meta['date']}{args.tag}"
     (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [f"# Forward, {meta['device']}, {meta['date']} (torch {meta['torch']}, triton {meta['triton']})", "",
-             "| case | N | D | density | patternc TFLOP/s | Flex TFLOP/s | Flex ms / patternc ms |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "Ratios are FlexAttention time / patternc time (above 1: patternc is faster); TFLOP/s count "
+             "allowed pairs only.", "",
+             "| case | N | D | density | patternc fwd TFLOP/s | Flex fwd TFLOP/s | fwd ratio | fwd+bwd ratio |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['case']} | {r['N']} | {r['D']} | error: {r['error'][:80]} | | | |")
+            lines.append(f"| {r['case']} | {r['N']} | {r['D']} | error: {r['error'][:80]} | | | | |")
         else:
             lines.append(f"| {r['case']} | {r['N']} | {r['D']} | {r['density']:.4f} | {r['patternc_tflops']:.0f} | "
-                         f"{r['flex_tflops']:.0f} | {r['ratio_fwd']:.2f} |")
+                         f"{r['flex_tflops']:.0f} | {r['ratio_fwd']:.2f} | {r.get('ratio_fwdbwd', float('nan')):.2f} |")
     (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

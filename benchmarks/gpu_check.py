@@ -1,15 +1,15 @@
-"""Correctness on the GPU: every static pattern of every example, bf16 (and fp16)
-inputs, against float64 dense masked attention computed from the pattern's own
-dense mask. Sizes: N = 4096 and a ragged Q != K. Prints one line per case and
-exits non-zero if any relative error exceeds the bound.
+"""Correctness on the GPU: every compiled pattern of every example, bf16 and
+fp16 inputs, against float64 dense masked attention (patternc.semantics), out,
+lse and the gradients of q, k and v. Sizes: N = 4096, and ragged Q != K with
+grouped-query heads. Prints one line per case; exits non-zero on any failure.
 
-    python benchmarks/gpu_check.py [examples/*.attn]
+    python benchmarks/gpu_check.py [--no-grad] [examples/*.attn]
 """
 from __future__ import annotations
 
+import argparse
 import glob
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -17,85 +17,83 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import patternc  # noqa: E402
-from patternc.pipeline import check_source  # noqa: E402
+from patternc.semantics import reference_attention  # noqa: E402
 
-BOUND = 1e-2
-
-
-def reference(q, k, v, mask, scale, modifiers, H):
-    """float64 attention with the modifiers of LANGUAGE.md; rows with nothing allowed -> 0, -inf."""
-    G = q.shape[1] // k.shape[1]
-    k, v = k.repeat_interleave(G, 1).double(), v.repeat_interleave(G, 1).double()
-    s = (q.double() @ k.transpose(-1, -2)) * scale
-    Q, K = q.shape[2], k.shape[2]
-    dist = ((torch.arange(Q, device=q.device)[:, None] + K - Q) - torch.arange(K, device=q.device)[None]).abs().double()
-    for h in range(H):
-        for kind, arg in modifiers(h):
-            if kind == "alibi":
-                s[:, h] -= 2.0 ** (-8.0 * (h + 1) / H) * dist
-            elif kind == "decay":
-                s[:, h] += dist * math.log(arg)
-            elif kind == "softcap":
-                s[:, h] = arg * torch.tanh(s[:, h] / arg)
-    s = s.masked_fill(~mask, float("-inf"))
-    lse = torch.logsumexp(s, -1)
-    w = torch.exp(s - lse[..., None]).nan_to_num(0.0)
-    return w @ v, lse
+BOUND = 1e-2  # relative error, bf16 inputs
+SIZES = [(4096, 4096, 128, 16, torch.bfloat16), (1000, 1237, 64, 4, torch.bfloat16), (777, 777, 96, 16, torch.float16)]
 
 
-def modifiers_of(pattern, H):
-    from patternc import ir
-    from patternc.bind import bind, group_ranges
-    env = bind(pattern, {}, 8, 8, H)
-    ranges = group_ranges(pattern, env)
-
-    def mods(h):
-        for (start, stop), g in zip(ranges, pattern.groups):
-            if start <= h < stop:
-                return [(m.kind, None if m.arg is None else float(ir.eval_static(m.arg, env))) for m in g.modifiers]
-        return []
-    return mods
+def rel(a, b):
+    return ((a.double() - b).norm() / b.norm().clamp_min(1e-30)).item()
 
 
-def main(paths):
-    failures, rows = 0, []
+def check_one(fn, pattern, Q, K, D, H_kv, dtype, grad, H=16):
+    q = torch.randn(1, H, Q, D, device="cuda", dtype=dtype)
+    k = torch.randn(1, H_kv, K, D, device="cuda", dtype=dtype)
+    v = torch.randn(1, H_kv, K, D, device="cuda", dtype=dtype)
+    extra = {}
+    if "segments" in pattern.runtime_inputs:
+        extra["segments"] = torch.sort(torch.randint(0, 9, (1, K), device="cuda")).values
+    for t in (q, k, v):
+        t.requires_grad_(grad)
+    out, lse = fn(q, k, v, return_lse=True, **extra)
+    ref_in = [t.detach().double().requires_grad_(grad) for t in (q, k, v)]
+    ref, ref_lse = reference_attention(pattern, *ref_in, segments=extra.get("segments"))
+    result = {"rel_err": rel(out, ref)}
+    finite = torch.isfinite(ref_lse)
+    result["lse_err"] = (lse.double()[finite] - ref_lse[finite]).abs().max().item() if finite.any() else 0.0
+    ok = (result["rel_err"] <= BOUND and result["lse_err"] <= 5e-2 and not torch.isnan(out).any()
+          and bool((torch.isinf(lse) == ~finite).all()))
+    if grad:
+        d_out = torch.randn_like(out)
+        got = torch.autograd.grad(out, (q, k, v), d_out)
+        want = torch.autograd.grad(ref, ref_in, d_out.double())
+        result["grad_err"] = max(rel(a, b) for a, b in zip(got, want))
+        ok = ok and result["grad_err"] <= BOUND and not any(torch.isnan(g).any() for g in got)
+    result["ok"] = bool(ok)
+    return result
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("files", nargs="*")
+    ap.add_argument("--no-grad", action="store_true")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
     torch.manual_seed(0)
-    for path in paths:
+    rows = []
+    for path in args.files or sorted(glob.glob("examples/*.attn")):
         source = Path(path).read_text()
-        patterns = check_source(source, path)
-        if any(p.is_data_dependent for p in patterns):
-            print(f"{path}: skipped (data-dependent)")
+        patterns = patternc.check_source(source, path)
+        try:
+            module = patternc.load(path)
+        except patternc.PatterncError as e:
+            print(f"skip {path}: {e.diagnostics[0].message}")
             continue
-        module = patternc.load(path)
         for p in patterns:
-            fn = getattr(module, p.name)
-            H = 16 if not p.has_heads else 16
-            for (Q, K, D, H_kv, dtype) in [(4096, 4096, 128, H, torch.bfloat16), (1000, 1237, 64, H // 4, torch.bfloat16),
-                                           (777, 777, 96, H, torch.float16)]:
-                q = torch.randn(1, H, Q, D, device="cuda", dtype=dtype)
-                k = torch.randn(1, H_kv, K, D, device="cuda", dtype=dtype)
-                v = torch.randn(1, H_kv, K, D, device="cuda", dtype=dtype)
+            for Q, K, D, H_kv, dtype in SIZES:
+                H = 4 if any("H" in r.text for r in p.requirements) else 16  # e.g. `require H == 4`
+                H_kv = min(H_kv, H)
                 try:
-                    out, lse = fn(q, k, v, return_lse=True)
-                    mask = fn.mask(Q, K, H).cuda()
-                    ref, ref_lse = reference(q, k, v, mask, D ** -0.5, modifiers_of(p, H), H)
-                    err = ((out.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
-                    finite = torch.isfinite(ref_lse)
-                    lse_err = (lse.double()[finite] - ref_lse[finite]).abs().max().item() if finite.any() else 0.0
-                    same_inf = bool((torch.isinf(lse) == ~finite).all())
-                    ok = err <= BOUND and lse_err <= 5e-2 and same_inf and not torch.isnan(out).any()
-                except Exception as e:  # report, keep going
-                    err, lse_err, ok = float("nan"), float("nan"), False
-                    print(f"  {type(e).__name__}: {e}"[:400])
-                failures += not ok
-                row = {"file": path, "pattern": p.name, "Q": Q, "K": K, "D": D, "H_kv": H_kv, "dtype": str(dtype),
-                       "rel_err": err, "lse_err": lse_err, "ok": ok}
-                rows.append(row)
-                print(f"{'ok ' if ok else 'BAD'} {path}:{p.name} Q={Q} K={K} D={D} H_kv={H_kv} {dtype}: "
-                      f"rel err {err:.2e}, lse err {lse_err:.2e}", flush=True)
-    print(json.dumps({"cases": len(rows), "failures": failures}))
+                    r = check_one(getattr(module, p.name), p, Q, K, D, H_kv, dtype, not args.no_grad, H=H)
+                except ValueError as e:
+                    if "requirement" not in str(e):
+                        raise
+                    print(f"n/a  {path}:{p.name} Q={Q} K={K}: {e}")  # the pattern does not admit these sizes
+                    continue
+                except Exception as e:  # report and go on
+                    r = {"ok": False, "error": f"{type(e).__name__}: {e}"[:300]}
+                r.update(file=path, pattern=p.name, Q=Q, K=K, D=D, H_kv=H_kv, dtype=str(dtype).split(".")[-1])
+                rows.append(r)
+                print(("ok  " if r["ok"] else "BAD ") + json.dumps(r), flush=True)
+    failures = sum(not r["ok"] for r in rows)
+    print(f"{len(rows)} cases, {failures} failed; worst out err "
+          f"{max((r.get('rel_err', 0) for r in rows), default=0):.2e}, worst grad err "
+          f"{max((r.get('grad_err', 0) for r in rows), default=0):.2e}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:] or sorted(glob.glob("examples/*.attn"))))
+    sys.exit(main())

@@ -281,10 +281,13 @@ def check_names(patterns, source: str, filename: str) -> None:
 def generate(patterns, source: str, filename: str) -> str:
     """The Python source of the module for a file's checked patterns."""
     check_names(patterns, source, filename)
+    unsupported = Collector()
     for p in patterns:
         if "rotations" in p.runtime_inputs:
-            raise NotImplementedError(
-                f"pattern '{p.name}' uses buckets: LSH patterns are not compiled yet")
+            unsupported.error("E0601", f"pattern '{p.name}' uses buckets(...): LSH patterns check, and their "
+                              "meaning is defined (patternc.semantics), but kernels for them are not generated yet",
+                              p.span)
+    unsupported.raise_if_any(source, filename)
     digest = hashlib.sha256(source.encode()).hexdigest()
     codes = [pattern_code(p, pattern_source(source, p)) for p in patterns]
     text = _environment().get_template("module.py.jinja").render(
