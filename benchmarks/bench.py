@@ -94,6 +94,8 @@ def run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms, backward
     row["patternc_tflops"] = flops / row["patternc_fwd_ms"] / 1e9
     row["flex_tflops"] = flops / row["flex_fwd_ms"] / 1e9
     row["ratio_fwd"] = row["flex_fwd_ms"] / row["patternc_fwd_ms"]
+    if row["flex_peak_mb"] > 4 * row["patternc_peak_mb"] + 1024:
+        row["warning"] = "FlexAttention used far more memory: did it fall back to its eager path?"
     return row
 
 
@@ -107,6 +109,10 @@ def main(argv=None):
     ap.add_argument("--tag", default="", help="suffix of the result files")
     args = ap.parse_args(argv)
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+    # every case brings a new mask_mod: without room for them, dynamo stops
+    # recompiling and FlexAttention silently falls back to its dense eager path
+    torch._dynamo.config.cache_size_limit = 1024
+    torch._dynamo.config.accumulated_cache_size_limit = 4096
     flex = torch.compile(flex_attention)
     B, H, dtype = 1, 16, torch.bfloat16
     rows = []
