@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 
-CONSTEXPRS = ("HEAD_DIM", "HEAD_DIM_PAD", "BLOCK_M", "BLOCK_N", "IEEE_DOT", "DILATION")
+CONSTEXPRS = ("HEAD_DIM", "HEAD_DIM_PAD", "BLOCK_M", "BLOCK_N", "IEEE_DOT", "DILATION", "FULL_RANGES",
+              "PARTIAL_RANGES")
 TENSOR_ARGS = ("q_ptr", "k_ptr", "v_ptr", "out_ptr", "do_ptr", "dq_ptr", "dk_ptr", "dv_ptr")
 FLOAT_ARGS = ("lse_ptr", "lse2_ptr", "delta_ptr")
 
@@ -35,7 +36,7 @@ def signature(kernel, dtype: str = "bf16") -> dict:
 
 
 def compile_kernel(kernel, *, head_dim=128, block_m=128, block_n=128, dtype="bf16", num_warps=8, num_stages=3,
-                   arch=90, dilation=1):
+                   arch=90, dilation=1, ranges=False):
     """Compile one generated forward kernel for CUDA sm_`arch`; returns triton's CompiledKernel."""
     import triton
     from triton.backends.compiler import GPUTarget
@@ -43,7 +44,7 @@ def compile_kernel(kernel, *, head_dim=128, block_m=128, block_n=128, dtype="bf1
 
     pad = max(16, triton.next_power_of_2(head_dim))
     values = {"HEAD_DIM": head_dim, "HEAD_DIM_PAD": pad, "BLOCK_M": block_m, "BLOCK_N": block_n,
-              "IEEE_DOT": dtype == "fp32", "DILATION": dilation}
+              "IEEE_DOT": dtype == "fp32", "DILATION": dilation, "FULL_RANGES": ranges, "PARTIAL_RANGES": ranges}
     names = kernel.arg_names
     constexprs = {(names.index(n),): v for n, v in values.items() if n in names}
     source = ASTSource(fn=kernel, signature=signature(kernel, dtype), constexprs=constexprs)
