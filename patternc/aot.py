@@ -60,6 +60,38 @@ KERNELS = (
 )
 
 
+def compile_helpers(module) -> list[str]:
+    """The generated module's shared kernels (backward preparation, per-call
+    segment plans), compiled for sm_90 like the pattern kernels."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    helpers = {
+        "_backward_prepare": ({"out_ptr": "*bf16", "dout_ptr": "*bf16"}, {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128,
+                                                                          "BLOCK": 64, "HAS_DLSE": True}),
+        "_segment_plan": ({"segments_ptr": "*i64", "base_ptr": "*i8", "anded_ptr": "*i8"},
+                          {"BLOCK_M": 128, "BLOCK_N": 128, "TRANSPOSED": True}),
+    }
+    lines = []
+    for name, (pointers, constants) in helpers.items():
+        kernel = getattr(module, name)
+        signature = {}
+        for arg in kernel.arg_names:
+            if arg in constants:
+                signature[arg] = "constexpr"
+            elif arg in pointers:
+                signature[arg] = pointers[arg]
+            else:
+                signature[arg] = "*fp32" if arg.endswith("_ptr") and name == "_backward_prepare" else (
+                    "*i32" if arg.endswith("_ptr") else "i32")
+        constexprs = {(kernel.arg_names.index(k),): v for k, v in constants.items()}
+        triton.compile(ASTSource(fn=kernel, signature=signature, constexprs=constexprs),
+                       target=GPUTarget("cuda", 90, 32))
+        lines.append(f"{name}: sm_90 ok")
+    return lines
+
+
 def compile_files(paths, *, head_dims=(128,), dtype="bf16") -> list[str]:
     """Compile every static pattern of the files for sm_90; returns report lines."""
     from . import loader
@@ -73,6 +105,8 @@ def compile_files(paths, *, head_dims=(128,), dtype="bf16") -> list[str]:
         if not static:
             continue
         module = loader.load(path)
+        if not lines:
+            lines += compile_helpers(module)
         for p in static:
             for d in head_dims:
                 for kernel, tiles in KERNELS:

@@ -26,4 +26,6 @@ def test_examples_compile_for_sm90(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     assert any(line.startswith(str(extra)) for line in lines)
-    assert lines and all("sm_90 ok" in line and "wgmma yes" in line for line in lines), result.stdout
+    kernels = [line for line in lines if "wgmma" in line]
+    assert kernels and all("sm_90 ok" in line and "wgmma yes" in line for line in kernels), result.stdout
+    assert any(line.startswith("_segment_plan: sm_90 ok") for line in lines), result.stdout
