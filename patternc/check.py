@@ -58,6 +58,12 @@ except ImportError:  # pragma: no cover - depends on the build order
     _to_source = None
 
 INT_LIMIT = 2**62
+# Limits on an expression once its `let`s are inlined. The generated Python nests
+# as deep as the expression (CPython's parser gives up near 200 levels, and each
+# enclosing `blocks` adds levels to every index and size: see `compiled_depth`),
+# and `let m2 = m1 | m1` doubles the generated code at every line.
+MAX_DEPTH = 100
+MAX_NODES = 2000
 
 INT, FLOAT, BOOL, MASK, ERR = "int", "float", "bool", "mask", "error"
 NUMERIC, LOGICAL = (INT, FLOAT), (BOOL, MASK)
@@ -287,7 +293,12 @@ def check(file: syntax.File, source: str | None = None, filename: str = "<string
                           span_of(pattern, "name_span"), "split it with `let`s")
                 result = None
             if result is not None and len(out.diagnostics) == before:
-                checked.append(result)
+                problem = next(filter(None, map(too_big, result.groups + result.requirements)), "")
+                if problem:
+                    out.error("E0507", f"pattern '{pattern.name}' {problem}", span_of(pattern, "name_span"),
+                              "simplify it: long chains of `let`s, nested blocks or a long global([...]) list")
+                else:
+                    checked.append(result)
     out.raise_if_any(source, filename)
     return tuple(checked)
 
@@ -295,6 +306,56 @@ def check(file: syntax.File, source: str | None = None, filename: str = "<string
 def check_source(source: str, filename: str = "<string>") -> tuple[ir.CheckedPattern, ...]:
     """Parse and check; diagnostics carry the source and file name."""
     return check(parse(source, filename), source, filename)
+
+
+def too_big(node) -> str:
+    """Why an expression (lets inlined) is too large to compile, or ''."""
+    nodes = expanded_size(node)
+    if nodes > MAX_NODES:
+        return f"has {nodes} nodes once its lets are inlined (at most {MAX_NODES} can be compiled)"
+    depth = compiled_depth(node)
+    if depth > MAX_DEPTH:
+        return f"nests {depth} levels deep once its lets are inlined (at most {MAX_DEPTH} can be compiled)"
+    return ""
+
+
+def expanded_size(root) -> int:
+    """Nodes in the tree, shared sub-trees counted at every use (linear time:
+    each distinct node object is visited once)."""
+    sizes: dict[int, int] = {}
+    stack = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        kids = list(ir.children(node))
+        if ready:
+            sizes[id(node)] = 1 + sum(sizes[id(kid)] for kid in kids)
+        elif id(node) not in sizes:
+            stack.append((node, True))
+            stack.extend((kid, False) for kid in kids if id(kid) not in sizes)
+    return sizes[id(root)]
+
+
+def compiled_depth(root) -> int:
+    """How deep the generated code nests for this tree (call on trees of at most
+    MAX_NODES nodes). Inside k enclosing blocks(b) an index stands for k floor
+    divisions, Q, K (and a random draw, which reads K) for k ceiling divisions of
+    3 levels each; global([...]) is a chain of one `or` per position."""
+    best, stack = 0, [(root, 1, 0, 0)]
+    while stack:
+        node, depth, blocks, extra = stack.pop()
+        if isinstance(node, ir.Index) and node.name != "h":
+            depth += blocks + extra
+        elif (isinstance(node, ir.Var) and node.name in ("Q", "K")) or isinstance(node, ir.Random):
+            depth += 3 * blocks + extra
+        elif isinstance(node, ir.GlobalList):
+            depth += len(node.positions)
+        best = max(best, depth)
+        for kid in ir.children(node):
+            if isinstance(node, ir.BlockMap) and kid is node.body:
+                stack.append((kid, depth + 1, blocks + 1, max(extra, compiled_depth(node.size))))
+            else:
+                stack.append((kid, depth + 1, blocks, extra))
+    return best
 
 
 @contextmanager
@@ -807,7 +868,8 @@ class _Statements:
             code = "E0204" if what == first.what == "param" else "E0206"
             self.out.error(code, f"'{name}' is already defined as a {first.what}{where(first.span)}", span,
                            "names cannot be redefined or shadowed")
-        elif what == "param" and (name in PYTHON_RESERVED or name.startswith("_")):
+        # ('__' inside a name: the generated module names its own globals `pattern__what`)
+        elif what == "param" and (name in PYTHON_RESERVED or name.startswith("_") or "__" in name):
             self.out.error("E0205", f"'{name}' cannot be a param: params become keyword arguments of the "
                            "generated Python function", span, "choose another name")
         else:
@@ -843,6 +905,10 @@ class _Statements:
     def let(self, stmt: syntax.Let, scope: dict) -> None:
         val = self.exprs.expr(stmt.value, Ctx(scope))
         span = span_of(stmt, "name_span")
+        problem = too_big(val.node) if val.node is not None else ""
+        if problem:  # stop a chain of lets here, before it grows any further
+            self.out.error("E0507", f"let '{stmt.name}' {problem}", span, "use fewer levels of lets")
+            val = ERROR
         if self.new_name(stmt.name, span, scope, "let"):
             scope[stmt.name] = Binding("let", val, span)
         elif stmt.name not in scope:  # reserved or a primitive's name: its uses report nothing more

@@ -250,7 +250,29 @@ def _environment() -> jinja2.Environment:
         _ENV = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                   autoescape=False)
         _ENV.filters["py"] = repr
+        _ENV.filters["doc"] = docstring_text
     return _ENV
+
+
+def docstring_text(text: str) -> str:
+    """Text made safe to stand inside a triple-quoted docstring or a comment of
+    the generated module: backslashes doubled, quotes escaped, and every
+    character that is not printable (line breaks other than "\\n", NUL, lone
+    surrogates, ...) written as its escape. Nothing in a `.attn` file (a
+    comment's `\"\"\"` included) can end the string and become code."""
+    out = []
+    for ch in text:
+        if ch == "\n":
+            out.append(ch)
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF:
+            out.append(ch)
+        else:
+            out.append(repr(ch)[1:-1])
+    return "".join(out)
 
 
 def pattern_source(source: str, pattern: ir.CheckedPattern) -> str:

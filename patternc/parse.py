@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -49,6 +50,9 @@ OPENERS = frozenset({"LPAR", "LSQB", "LBRACE"})
 
 def parse(source: str, filename: str = "<string>") -> syntax.File:
     """The syntax tree of `source`, or PatterncError listing its syntax errors."""
+    not_unicode = _lone_surrogates(source)
+    if not_unicode:  # no later stage could encode (hash, write) this text, even in a comment
+        raise PatterncError(not_unicode, _SURROGATE.sub("\ufffd", source), filename)
     try:
         tokens, problems = _lex(source)
         tree, errors = _Recovery(tokens).run()
@@ -103,6 +107,24 @@ def _unknown_character(source: str, e: UnexpectedCharacters) -> Diagnostic:
     if char.isalpha():
         notes = ("names use only ASCII letters, digits and '_'",)
     return Diagnostic("E0101", f"unknown character {_show_char(char)}", span, notes)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogates(source: str) -> list[Diagnostic]:
+    """Code points U+D800..U+DFFF: text decoded with errors='surrogateescape'."""
+    problems = []
+    for match in _SURROGATE.finditer(source):
+        pos = match.start()
+        line = source.count("\n", 0, pos) + 1
+        column = pos - source.rfind("\n", 0, pos)
+        span = Span(line, column, line, column + 1, pos, pos + 1)
+        note = "the text is not valid Unicode (a lone surrogate, from bytes that are not UTF-8)"
+        problems.append(Diagnostic("E0101", f"unknown character {_show_char(match.group())}", span, (note,)))
+        if len(problems) >= MAX_ERRORS:
+            break
+    return problems
 
 
 def _digits(source: str, pos: int, step: int) -> str:

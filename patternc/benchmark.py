@@ -1,0 +1,113 @@
+"""Timing a compiled pattern against FlexAttention and dense SDPA on a GPU: the
+reusable part of benchmarks/bench.py, and what `patternc bench` runs.
+
+    row = compare(function, params, mask, N=8192, D=128, B=1, H=16)
+
+FlexAttention gets the same mask as a dense boolean tensor on the GPU, read by
+its mask_mod (`lambda b, h, q, k: mask[b, h, q, k]`), so both compute the same
+attention; dense SDPA (no mask) is the reference for what sparsity saves.
+Times are medians of triton.testing.do_bench; TFLOP/s count allowed pairs only
+(4 * B * H * pairs * D for the forward, 2.5 times that for the backward).
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+
+
+def timed(fn) -> float:
+    """Median milliseconds of `fn()` (warm-up excluded)."""
+    import triton
+
+    return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
+
+
+def allowed_pairs(mask_mod, N: int, device, chunk: int = 2048) -> int:
+    """Allowed (query, key) pairs of batch 0, head 0 of a FlexAttention mask_mod."""
+    total = 0
+    k = torch.arange(N, device=device)[None, :]
+    for start in range(0, N, chunk):
+        q = torch.arange(start, min(N, start + chunk), device=device)[:, None]
+        total += int(mask_mod(0, 0, q, k).sum())
+    return total
+
+
+def dense_mask_mod(mask: torch.Tensor):
+    """A FlexAttention mask_mod reading a dense bool mask (B or 1, H or 1, Q, K)."""
+    batched, headed = mask.shape[0] > 1, mask.shape[1] > 1
+    if batched and headed:
+        return lambda b, h, q, k: mask[b, h, q, k]
+    if batched:
+        return lambda b, h, q, k: mask[b, 0, q, k]
+    if headed:
+        return lambda b, h, q, k: mask[0, h, q, k]
+    return lambda b, h, q, k: mask[0, 0, q, k]
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a.float() - b.float()).norm() / b.float().norm().clamp_min(1e-30)).item()
+
+
+def compare(function, params: dict, mask: torch.Tensor, N: int, D: int, B: int = 1, H: int = 16,
+            dtype=torch.bfloat16, backward: bool = True, extra: dict | None = None) -> dict:
+    """Forward (and forward+backward) times of patternc, FlexAttention and dense
+    SDPA on the same random inputs; checks patternc against FlexAttention first.
+    `mask` is the pattern's dense mask on the GPU, `extra` runtime inputs (segments)."""
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+
+    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+    flex = torch.compile(flex_attention)
+    device = torch.device("cuda")
+    extra = extra or {}
+    q, k, v = (torch.randn(B, H, N, D, device=device, dtype=dtype) for _ in range(3))
+
+    def ours():
+        return function(q, k, v, **params, **extra)
+
+    mask_mod = dense_mask_mod(mask)
+    row = {"N": N, "D": D, "B": B, "H": H, "dtype": str(dtype).replace("torch.", "")}
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    out = ours()
+    torch.cuda.synchronize()
+    row["patternc_first_call_s"] = time.perf_counter() - start
+    block_mask = create_block_mask(mask_mod, B if mask.shape[0] > 1 else None, H if mask.shape[1] > 1 else None,
+                                   N, N, device=device)
+
+    def theirs():
+        return flex(q, k, v, block_mask=block_mask)
+
+    row["rel_err_vs_flex"] = rel(out, theirs())
+    pairs = int(mask.sum()) * (B if mask.shape[0] == 1 else 1) * (H if mask.shape[1] == 1 else 1)
+    row["density"] = pairs / (B * H * N * N)
+    forward_flops = 4.0 * pairs * D
+
+    def sdpa():
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v)
+
+    for name, fn in (("patternc", ours), ("flex", theirs), ("sdpa_dense", sdpa)):
+        row[f"{name}_fwd_ms"] = timed(fn)
+        flops = forward_flops if name != "sdpa_dense" else 4.0 * B * H * N * N * D
+        row[f"{name}_fwd_tflops"] = flops / row[f"{name}_fwd_ms"] / 1e9
+    if backward:
+        for t in (q, k, v):
+            t.requires_grad_(True)
+        grad = torch.randn_like(q)
+        for name, fn in (("patternc", ours), ("flex", theirs), ("sdpa_dense", sdpa)):
+            row[f"{name}_fwdbwd_ms"] = timed(lambda: fn().backward(grad))
+        for t in (q, k, v):
+            t.requires_grad_(False)
+    return row
+
+
+def table(row: dict) -> list[str]:
+    """The rows of `patternc bench`'s table."""
+    lines = [f"{'':16}{'fwd ms':>10}{'fwd TFLOP/s':>13}{'fwd+bwd ms':>12}{'vs patternc':>13}"]
+    for name, label in (("patternc", "patternc"), ("flex", "FlexAttention"), ("sdpa_dense", "SDPA (dense)")):
+        fwd = row[f"{name}_fwd_ms"]
+        both = row.get(f"{name}_fwdbwd_ms")
+        ratio = fwd / row["patternc_fwd_ms"]
+        lines.append(f"{label:16}{fwd:10.3f}{row[f'{name}_fwd_tflops']:13.0f}"
+                     f"{'' if both is None else f'{both:12.3f}':>12}{ratio:12.2f}x")
+    return lines

@@ -1,0 +1,178 @@
+"""Compiled patterns as `torch.library` custom ops, so that `torch.compile`
+traces models that use them (fullgraph=True: no graph breaks) and treats the
+attention as one opaque op with known output shapes.
+
+    module = patternc.load("examples/longformer.attn")
+    attention = patternc.ops.register(module.longformer)    # once per pattern
+    out = attention(q, k, v, w=256)                          # as module.longformer
+    out, lse = attention(q, k, v, w=256, return_lse=True)
+
+Two ops per pattern, `patternc::<name>_<id>` (forward: out and lse) and
+`patternc::<name>_<id>_backward` (dq, dk, dv), with fake (meta) versions giving
+their shapes: out like q, lse (B, H, Q) float32, gradients like q, k, v.
+
+The backward op recomputes the forward inside (the generated module's public
+function keeps its saved tensors in an autograd node, which cannot cross an
+op boundary), so forward+backward through the op costs one forward more than
+calling the generated function directly. PatternAttention (patternc.nn) calls
+the function directly in eager mode and the op only while being compiled.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import sys
+
+import torch
+
+NAMESPACE = "patternc"
+_REQUIRED = object()
+_registered: dict = {}
+
+
+def register(function, name: str | None = None):
+    """A callable with the signature of the generated `function` (a pattern of
+    a patternc module) that runs it through custom ops. Registering the same
+    function again returns the same callable."""
+    key = (getattr(function, "__module__", None), getattr(function, "__name__", None))
+    if key in _registered:
+        return _registered[key]
+    specs, segmented = param_specs(function)
+    name = name or _op_name(function)
+    forward_op, backward_op = _define_ops(function, name, specs, segmented)
+    wrapper = _wrapper(function, forward_op, specs, segmented)
+    wrapper.op, wrapper.backward_op = forward_op, backward_op
+    _registered[key] = wrapper
+    return wrapper
+
+
+def param_specs(function):
+    """((name, 'int' | 'float', default or _REQUIRED), ...) of a generated
+    pattern function, and whether it takes `segments`."""
+    module = sys.modules.get(function.__module__)
+    table = getattr(module, f"{function.__name__}__PARAMS", None)
+    signature = inspect.signature(function)
+    segmented = "segments" in signature.parameters
+    if table is not None:
+        specs = tuple((n, kind, _REQUIRED if default is getattr(module, "_REQUIRED", None) else default)
+                      for n, kind, default in table)
+    else:  # not a generated module: read the signature (defaults give the types)
+        skip = {"scale", "return_lse", "segments"}
+        specs = tuple((p.name, "float" if isinstance(p.default, float) else "int",
+                       _REQUIRED if p.default is inspect.Parameter.empty else p.default)
+                      for p in signature.parameters.values()
+                      if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in skip)
+    return specs, segmented
+
+
+def bind_params(pattern: str, specs, given: dict) -> tuple:
+    """The values of every param in declaration order, defaults filled in
+    (TypeError for unknown, missing or mistyped ones)."""
+    known = [n for n, _, _ in specs]
+    unknown = [n for n in given if n not in known]
+    if unknown:
+        raise TypeError(f"{pattern}() got an unexpected param {unknown[0]!r}; its params are "
+                        f"{', '.join(known) or '(none)'}")
+    values = []
+    for n, kind, default in specs:
+        value = given.get(n, default)
+        if value is _REQUIRED:
+            raise TypeError(f"{pattern}() missing required keyword argument {n!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{pattern}(): param {n!r} must be a number, got {type(value).__name__}")
+        if kind == "int" and isinstance(value, float):
+            if not value.is_integer():
+                raise TypeError(f"{pattern}(): param {n!r} must be an int, got {value!r}")
+            value = int(value)
+        values.append(float(value) if kind == "float" else value)
+    return tuple(values)
+
+
+def _op_name(function) -> str:
+    # the module name holds the hash of the source: one op per compiled text
+    digest = hashlib.sha256(function.__module__.encode()).hexdigest()[:10]
+    return f"{function.__name__}_{digest}"
+
+
+def _schema(specs, segmented: bool, head: str, returns: str) -> str:
+    params = "".join(f", {kind} p_{n}" for n, kind, _ in specs)
+    tail = ", Tensor? segments" if segmented else ""
+    return f"({head}, float? scale{params}{tail}) -> {returns}"
+
+
+def _define_ops(function, name: str, specs, segmented: bool):
+    names = [n for n, _, _ in specs]
+
+    def call(q, k, v, scale, args):
+        values = dict(zip(names, args[:len(names)]))
+        if segmented:
+            values["segments"] = args[len(names)]
+        return function(q, k, v, scale=scale, return_lse=True, **values)
+
+    def forward_impl(q, k, v, scale, *args):
+        with torch.no_grad():  # the op's own autograd formula below applies, not the function's
+            out, lse = call(q, k, v, scale, args)
+        return out, lse
+
+    def backward_impl(q, k, v, dout, dlse, scale, *args):
+        with torch.enable_grad():  # run the function's own backward on a recomputed forward
+            inputs = [t.detach().requires_grad_(True) for t in (q, k, v)]
+            out, lse = call(*inputs, scale, args)
+            dq, dk, dv = torch.autograd.grad((out, lse), inputs, (dout, dlse), allow_unused=True)
+        return tuple(torch.zeros_like(t) if g is None else g for g, t in zip((dq, dk, dv), (q, k, v)))
+
+    forward_op = torch.library.custom_op(
+        f"{NAMESPACE}::{name}", forward_impl, mutates_args=(),
+        schema=_schema(specs, segmented, "Tensor q, Tensor k, Tensor v", "(Tensor, Tensor)"))
+    backward_op = torch.library.custom_op(
+        f"{NAMESPACE}::{name}_backward", backward_impl, mutates_args=(),
+        schema=_schema(specs, segmented, "Tensor q, Tensor k, Tensor v, Tensor dout, Tensor dlse",
+                       "(Tensor, Tensor, Tensor)"))
+
+    @forward_op.register_fake
+    def _(q, k, v, scale, *args):
+        return q.new_empty(q.shape), q.new_empty(q.shape[:3], dtype=torch.float32)
+
+    @backward_op.register_fake
+    def _(q, k, v, dout, dlse, scale, *args):
+        return q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
+
+    def setup_context(ctx, inputs, output):
+        q, k, v, scale, *args = inputs
+        ctx.save_for_backward(q, k, v, *([args[-1]] if segmented and args[-1] is not None else []))
+        ctx.scale, ctx.args = scale, tuple(args[:len(names)])
+
+    def backward(ctx, dout, dlse):
+        q, k, v, *rest = ctx.saved_tensors
+        if dout is None:
+            dout = torch.zeros_like(q)
+        if dlse is None:
+            dlse = q.new_zeros(q.shape[:3], dtype=torch.float32)
+        tail = ((rest[0] if rest else None),) if segmented else ()
+        dq, dk, dv = backward_op(q, k, v, dout, dlse, ctx.scale, *ctx.args, *tail)
+        return (dq, dk, dv, None, *([None] * len(names)), *([None] if segmented else []))
+
+    forward_op.register_autograd(backward, setup_context=setup_context)
+    return forward_op, backward_op
+
+
+def _wrapper(function, forward_op, specs, segmented: bool):
+    pattern = function.__name__
+
+    def attention(q, k, v, /, *, scale=None, return_lse=False, segments=None, **params):
+        values = bind_params(pattern, specs, params)
+        if segmented:
+            if segments is None:
+                raise TypeError(f"{pattern}() needs segments=: an integer tensor (B, K) of document ids")
+            out, lse = forward_op(q, k, v, scale, *values, segments)
+        else:
+            if segments is not None:
+                raise TypeError(f"{pattern}() takes no segments: its mask does not read `segments`")
+            out, lse = forward_op(q, k, v, scale, *values)
+        return (out, lse) if return_lse else out
+
+    attention.__name__ = attention.__qualname__ = pattern
+    attention.__doc__ = (f"`{pattern}` through the custom op {forward_op._qualname}; same arguments and "
+                         f"results as the generated function:\n\n{function.__doc__ or ''}")
+    attention.function = function
+    return attention
