@@ -26,19 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cases import CASES  # noqa: E402
 
 import patternc  # noqa: E402
-
-
-def allowed_pairs(mask_mod, N, device, chunk=2048):
-    total = 0
-    k = torch.arange(N, device=device)[None, :]
-    for start in range(0, N, chunk):
-        q = torch.arange(start, min(N, start + chunk), device=device)[:, None]
-        total += int(mask_mod(0, 0, q, k).sum())
-    return total
-
-
-def timed(fn):
-    return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
+from patternc.benchmark import allowed_pairs, timed  # noqa: E402
 
 
 def run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms, backward=True):

@@ -17,14 +17,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import patternc  # noqa: E402
+from patternc.benchmark import rel  # noqa: E402
 from patternc.semantics import reference_attention  # noqa: E402
 
 BOUND = 1e-2  # relative error, bf16 inputs
 SIZES = [(4096, 4096, 128, 16, torch.bfloat16), (1000, 1237, 64, 4, torch.bfloat16), (777, 777, 96, 16, torch.float16)]
-
-
-def rel(a, b):
-    return ((a.double() - b).norm() / b.norm().clamp_min(1e-30)).item()
 
 
 def check_one(fn, pattern, Q, K, D, H_kv, dtype, grad, H=16):
