@@ -118,10 +118,20 @@ def compile_files(paths, *, head_dims=(128,), dtype="bf16") -> list[str]:
     return lines
 
 
-if __name__ == "__main__":
+def main(argv=None) -> int:
+    import argparse
     import os
-    import sys
 
+    parser = argparse.ArgumentParser(prog="python -m patternc.aot",
+                                     description="compile every kernel of .attn files for sm_90, no GPU needed")
+    parser.add_argument("files", nargs="+")
+    parser.add_argument("--head-dims", type=int, nargs="+", default=[64, 128])
+    args = parser.parse_args(argv)
     if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
-        sys.exit("python -m patternc.aot: unset TRITON_INTERPRET (it replaces the compiler)")
-    print("\n".join(compile_files(sys.argv[1:], head_dims=(64, 128))))
+        parser.error("unset TRITON_INTERPRET (it replaces the compiler)")
+    print("\n".join(compile_files(args.files, head_dims=tuple(args.head_dims))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
