@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import jinja2
 
 from . import __version__, blockrt, ir
-from .codegen_expr import RandomLookup, Statics, TritonPrinter, flatten_blocks, python_static
+from .codegen_expr import Statics, TritonPrinter, cdiv_expr, flatten_blocks, python_static, substitute
 from .diagnostics import Collector
 from .resources import read_text
 
@@ -34,9 +34,9 @@ CALL_NAMES = {"scale", "return_lse", "segments", "rotations"}  # q, k, v are pos
 
 @dataclass(frozen=True)
 class GroupCode:
+    """A head group as host Python: its first and end head, and its value tree."""
+
     label: str
-    keep: str
-    score_lines: tuple[str, ...]
     start: str
     stop: str
     tree: str
@@ -106,7 +106,7 @@ def python_tree(e, q_expr: ir.IntExpr = ir.Var("Q"), k_expr: ir.IntExpr = ir.Var
             return f"('cmp', {n.op!r}, {int_tree(n.a)}, {int_tree(n.b)})"
         if isinstance(n, ir.BlockMap):
             b = _sizes(n.size, q_expr, k_expr)
-            inner = python_tree(n.body, _cdiv(q_expr, b), _cdiv(k_expr, b))
+            inner = python_tree(n.body, cdiv_expr(q_expr, b), cdiv_expr(k_expr, b))
             return f"('blocks', {static(n.size)}, {inner})"
         fields = {
             ir.Window: ("window", "left", "right"), ir.Dilated: ("dilated", "left", "right", "dilation"),
@@ -123,13 +123,8 @@ def python_tree(e, q_expr: ir.IntExpr = ir.Var("Q"), k_expr: ir.IntExpr = ir.Var
     return visit(e)
 
 
-def _cdiv(a, b):
-    return ir.Neg(ir.Arith("//", ir.Neg(a), b))
-
-
 def _sizes(x, q_expr, k_expr):
-    from .codegen_expr import _substitute
-    return _substitute(x, {(ir.Var, "Q"): q_expr, (ir.Var, "K"): k_expr})
+    return substitute(x, {(ir.Var, "Q"): q_expr, (ir.Var, "K"): k_expr})
 
 
 # ------------------------------------------------------------ one pattern
@@ -191,8 +186,7 @@ def pattern_code(pattern: ir.CheckedPattern, source: str) -> PatternCode:
         label = f"{python_static(g.start)}..{python_static(g.stop)}".replace("env['H']", "H")
         keep_bodies.append([f"keep = valid & {keep}"])
         score_bodies.append(_modifier_lines(g.modifiers, statics, floats))
-        groups.append(GroupCode(label, keep, tuple(score_bodies[-1]), python_static(g.start),
-                                python_static(g.stop), python_tree(g.mask)))
+        groups.append(GroupCode(label, python_static(g.start), python_static(g.stop), python_tree(g.mask)))
     random_code = []
     for node, frame in randoms:
         count = python_static(node.count)
@@ -200,7 +194,7 @@ def pattern_code(pattern: ir.CheckedPattern, source: str) -> PatternCode:
         random_code.append(RandomCode(count, python_static(node.seed), blocks))
     labels = [g.label for g in groups]
     keep_lines = _branches(keep_bodies, labels, "return keep")
-    has_mods = any(g.score_lines for g in groups)
+    has_mods = any(score_bodies)
     score_lines = _branches([list(b) for b in score_bodies], labels, "return s")
     has_softcap = any(m.kind == "softcap" for g in pattern.groups for m in g.modifiers)
     score_grad_lines = _branches([_modifier_grad_lines(b) for b in score_bodies], labels, "return s, g")

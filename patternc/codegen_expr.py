@@ -31,20 +31,21 @@ class RandomLookup:
     col: ir.IntExpr
 
 
-def _cdiv(a: ir.IntExpr, b: ir.IntExpr) -> ir.IntExpr:
+def cdiv_expr(a: ir.IntExpr, b: ir.IntExpr) -> ir.IntExpr:
+    """ceil(a / b) as IR: -((-a) // b)."""
     return ir.Neg(ir.Arith("//", ir.Neg(a), b))
 
 
-def _substitute(node, mapping: dict):
+def substitute(node, mapping: dict):
     """Replace Index/Var leaves (by name) throughout a tree; BlockMap bodies are
     rewritten by `flatten_blocks` before they reach here."""
     if isinstance(node, (ir.Index, ir.Var)) and (type(node), node.name) in mapping:
         return mapping[(type(node), node.name)]
     if isinstance(node, tuple):
-        return tuple(_substitute(n, mapping) for n in node)
+        return tuple(substitute(n, mapping) for n in node)
     if not hasattr(node, "__dataclass_fields__") or isinstance(node, ir.Const):
         return node
-    changes = {name: _substitute(getattr(node, name), mapping) for name in node.__dataclass_fields__
+    changes = {name: substitute(getattr(node, name), mapping) for name in node.__dataclass_fields__
                if name != "span"}
     return replace(node, **changes) if changes else node
 
@@ -56,11 +57,11 @@ def flatten_blocks(mask, randoms: list):
     (count, seed, block) triples are appended to `randoms`."""
     def visit(node, frame):
         if isinstance(node, ir.BlockMap):
-            b = node.size
+            b = substitute(node.size, frame)  # its Q, K are the enclosing level's (block counts when nested)
             inner = {key: (ir.Arith("//", value, b) if key[0] is ir.Index and key[1] != "h" else value)
                      for key, value in frame.items()}
-            inner[(ir.Var, "Q")] = _cdiv(frame[(ir.Var, "Q")], b)
-            inner[(ir.Var, "K")] = _cdiv(frame[(ir.Var, "K")], b)
+            inner[(ir.Var, "Q")] = cdiv_expr(frame[(ir.Var, "Q")], b)
+            inner[(ir.Var, "K")] = cdiv_expr(frame[(ir.Var, "K")], b)
             return visit(node.body, inner)
         if isinstance(node, ir.Random):
             randoms.append((node, frame))
@@ -70,7 +71,7 @@ def flatten_blocks(mask, randoms: list):
         if isinstance(node, (ir.And, ir.Or, ir.Xor)):
             return type(node)(visit(node.a, frame), visit(node.b, frame))
         if isinstance(node, (ir.Full, ir.Empty, ir.Compare, ir.Segments)):
-            return _substitute(node, frame)
+            return substitute(node, frame)
         # a primitive speaks of p and j implicitly: spell it out, then substitute
         return visit(desugar(node), frame)
 

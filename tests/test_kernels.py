@@ -174,3 +174,8 @@ def test_segments_forward_and_gradients(ids):
     torch.testing.assert_close(out.double(), ref, atol=1e-4, rtol=1e-4)
     for name, a, b in zip("qkv", got, want):
         torch.testing.assert_close(a.double(), b, atol=2e-4, rtol=2e-4, msg=lambda m: f"d{name}: {m}")
+
+
+def test_nested_blocks_whose_size_reads_the_enclosing_block_count():
+    # inside blocks(4), K is the number of 4-blocks: the inner size is K // 3 of those
+    run_and_compare("pattern pat() { mask blocks(4) { blocks(max(K // 3, 1)) { causal } | window(1) } }", 2, 45, 61)
