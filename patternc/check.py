@@ -41,6 +41,7 @@ value checks; splitting them would mean passing that state through every call.
 """
 from __future__ import annotations
 
+import builtins
 import keyword
 import sys
 from contextlib import contextmanager
@@ -81,8 +82,13 @@ MODIFIERS = ("alibi", "decay", "softcap")
 # Params become keyword arguments of the generated Python function, patterns its
 # function names: neither may be a Python keyword. (`q`, `k`, `v` stay allowed:
 # LANGUAGE.md's natten2d example has a param `k`; codegen must rename its own.)
-PYTHON_RESERVED = frozenset(keyword.kwlist)
-MODULE_NAMES = frozenset(keyword.kwlist) | {"torch", "triton", "tl", "math", "os"}
+# Pattern and param names become Python names of the generated module: a
+# pattern may not take a name the module uses at its top level (Python keywords
+# and builtins, its imports and constants), and a param not one of those nor a
+# keyword argument of the call itself.
+MODULE_NAMES = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {
+    "torch", "triton", "tl", "math", "os", "OrderedDict", "PATTERNS", "SOURCE_SHA256"}
+CALL_KEYWORDS = frozenset({"scale", "return_lse", "segments", "rotations"})
 
 
 @dataclass(frozen=True)
@@ -375,7 +381,7 @@ def _check_pattern_name(out: Collector, pattern: syntax.Pattern, seen: dict) -> 
                   span, f"first defined{where(seen[pattern.name].span) or ' above'}")
         return
     seen[pattern.name] = pattern
-    if pattern.name in MODULE_NAMES or pattern.name.startswith("_"):
+    if pattern.name in MODULE_NAMES or pattern.name.startswith("_") or "__" in pattern.name:
         out.error("E0205", f"'{pattern.name}' cannot name a pattern: it becomes a Python function name",
                   span, "choose another name")
 
@@ -869,7 +875,7 @@ class _Statements:
             self.out.error(code, f"'{name}' is already defined as a {first.what}{where(first.span)}", span,
                            "names cannot be redefined or shadowed")
         # ('__' inside a name: the generated module names its own globals `pattern__what`)
-        elif what == "param" and (name in PYTHON_RESERVED or name.startswith("_") or "__" in name):
+        elif what == "param" and (name in MODULE_NAMES | CALL_KEYWORDS or name.startswith("_") or "__" in name):
             self.out.error("E0205", f"'{name}' cannot be a param: params become keyword arguments of the "
                            "generated Python function", span, "choose another name")
         else:

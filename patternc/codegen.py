@@ -10,11 +10,9 @@ through `repr` (the pattern's source, kept as a string for docstrings).
 """
 from __future__ import annotations
 
-import builtins
 import hashlib
 import inspect
 import io
-import keyword
 import tokenize
 from dataclasses import dataclass
 
@@ -24,13 +22,6 @@ from . import __version__, blockrt, ir
 from .codegen_expr import Statics, TritonPrinter, cdiv_expr, flatten_blocks, python_static, substitute
 from .diagnostics import Collector
 from .resources import read_text
-
-# Names a generated module already uses at its top level, or that its functions'
-# keyword arguments use: patterns and params may not take them.
-MODULE_NAMES = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {
-    "torch", "triton", "tl", "math", "os", "OrderedDict", "PATTERNS", "SOURCE_SHA256"}
-CALL_NAMES = {"scale", "return_lse", "segments", "rotations"}  # q, k, v are positional-only (_q, _k, _v)
-
 
 @dataclass(frozen=True)
 class GroupCode:
@@ -277,26 +268,8 @@ def pattern_source(source: str, pattern: ir.CheckedPattern) -> str:
     return source
 
 
-def check_names(patterns, source: str, filename: str) -> None:
-    """Pattern and param names become Python names in the generated module:
-    those it needs for itself are refused, with a diagnostic at the name."""
-    errors = Collector()
-    for p in patterns:
-        if p.name.startswith("_") or "__" in p.name or p.name in MODULE_NAMES:
-            errors.error("E0207", f"pattern name '{p.name}' cannot name a function of the generated Python module "
-                         "(names starting with '_' or containing '__' are its own, and so are Python keywords "
-                         "and builtins, torch, triton, tl, math, os)", p.span)
-        for prm in p.params:
-            if prm.name.startswith("_") or prm.name in MODULE_NAMES | CALL_NAMES:
-                errors.error("E0208", f"param name '{prm.name}' cannot be a keyword argument of the generated "
-                             "function (it is reserved: scale, return_lse, segments, rotations, "
-                             "Python keywords and builtins, or starts with '_')", prm.span)
-    errors.raise_if_any(source, filename)
-
-
 def generate(patterns, source: str, filename: str) -> str:
     """The Python source of the module for a file's checked patterns."""
-    check_names(patterns, source, filename)
     unsupported = Collector()
     for p in patterns:
         if "rotations" in p.runtime_inputs:

@@ -516,3 +516,16 @@ def test_any_tree_gives_ir_or_diagnostics(patterns):
         check(_node(syntax.File, tuple(patterns)))
     except PatterncError as error:
         assert error.diagnostics and all(d.code[:3] in ("E02", "E03", "E04", "E05") for d in error.diagnostics)
+
+
+@pytest.mark.parametrize("source, name", [
+    ("pattern range() { mask causal }", "range"),          # a Python builtin: the module would shadow it
+    ("pattern a__b() { mask causal }", "a__b"),            # the module's own globals are pattern__what
+    ("pattern a(scale: int = 1) { mask causal }", "scale"),  # a keyword of the generated call itself
+    ("pattern a(sorted: int = 1) { mask causal }", "sorted"),
+])
+def test_names_the_generated_module_needs_are_refused_by_the_checker(source, name):
+    with pytest.raises(PatterncError) as info:
+        check_source(source)
+    (diagnostic,) = info.value.diagnostics
+    assert diagnostic.code == "E0205" and f"'{name}'" in diagnostic.message
