@@ -60,6 +60,7 @@ class PatternCode:
     random_params: str
     uses_segments: bool
     static_exprs: tuple[str, ...]
+    scalar_table: tuple[tuple[str, str], ...]  # (kernel argument, host expression), for the reader
     randoms: tuple[RandomCode, ...]
     requirements: tuple
     tile_hint: str
@@ -205,7 +206,7 @@ def pattern_code(pattern: ir.CheckedPattern, source: str) -> PatternCode:
         params=tuple(_P(p.name, p.type, None if p.default is None else repr(p.default)) for p in pattern.params),
         param_specs=specs, groups=tuple(groups), keep_lines=tuple(keep_lines), score_lines=tuple(score_lines),
         score_grad_lines=tuple(score_grad_lines), has_modifiers=has_mods, has_softcap=has_softcap, scalar_args="".join(", " + n for n in scalar_names),
-        random_params=random_params, uses_segments="segments" in pattern.runtime_inputs, static_exprs=tuple(static_exprs), randoms=tuple(random_code),
+        random_params=random_params, scalar_table=tuple(zip(scalar_names, static_exprs)), uses_segments="segments" in pattern.runtime_inputs, static_exprs=tuple(static_exprs), randoms=tuple(random_code),
         requirements=requirements, tile_hint=repr(pattern.tile),
     )
 
