@@ -12,6 +12,7 @@ from patternc import ir, syntax
 from patternc.check import check, check_source, decide
 from patternc.diagnostics import PatterncError, Span
 
+from language_examples import LONGFORMER_FILE, PREDICATES_FILE
 from pattern_sources import pattern_source
 
 # ------------------------------------------------------------------ helpers
@@ -224,29 +225,7 @@ def test_no_cascades(body):
 
 
 # ------------------------------------------------------------------ clean examples
-LANGUAGE_EXAMPLES = """
-# Longformer: a local window plus a few global tokens.
-pattern longformer(w: int = 256, g: int = 64) {
-    mask window(w) | global(g)
-}
-
-# Mistral-style causal sliding window with attention sinks (StreamingLLM).
-pattern streaming(w: int = 4096, sinks: int = 4) {
-    mask causal & (window(w, 0) | sink(sinks))
-}
-
-# 2-D neighbourhood attention on a 32-wide canvas (NATTEN-style, 7x7 kernel)
-pattern natten2d(w: int = 32, k: int = 7) {
-    let r = k // 2
-    mask abs(min(max(p // w, r), K // w - 1 - r) - j // w) <= r
-       & abs(min(max(p % w, r), w - 1 - r) - j % w) <= r
-}
-
-# Sparse Transformer "fixed": a block, plus the last c columns of every block
-pattern fixed(b: int = 128, c: int = 8) {
-    mask causal & (block(b) | (j % b >= b - c))
-}
-
+LANGUAGE_EXAMPLES = LONGFORMER_FILE + "\n" + PREDICATES_FILE + """
 pattern bigbird() {
     mask blocks(64) { window(1) | global(2) | random(3) }
 }
