@@ -125,11 +125,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m patternc.aot",
                                      description="compile every kernel of .attn files for sm_90, no GPU needed")
     parser.add_argument("files", nargs="+")
-    parser.add_argument("--head-dims", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--head-dims", default="64,128", help="comma-separated, e.g. 64,128")
     args = parser.parse_args(argv)
     if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
         parser.error("unset TRITON_INTERPRET (it replaces the compiler)")
-    print("\n".join(compile_files(args.files, head_dims=tuple(args.head_dims))))
+    try:
+        head_dims = tuple(int(d) for d in args.head_dims.split(","))
+    except ValueError:
+        parser.error(f"--head-dims takes comma-separated integers, got {args.head_dims!r}")
+    print("\n".join(compile_files(args.files, head_dims=head_dims)))
     return 0
 
 
