@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 
 from . import ir
 
-TRITON_CMP = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
 # ------------------------------------------------------------ blocks(b) { } flattened
@@ -163,7 +162,7 @@ class TritonPrinter:
         if isinstance(e, ir.Causal):
             return "(j <= p)"
         if isinstance(e, ir.Compare):
-            return f"({self.int(e.a)} {TRITON_CMP[e.op]} {self.int(e.b)})"
+            return f"({self.int(e.a)} {e.op} {self.int(e.b)})"
         if isinstance(e, ir.Not):
             return f"(~{self.mask(e.a)})"
         if isinstance(e, (ir.And, ir.Or, ir.Xor)):

@@ -13,9 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import codegen
-from .check import check
-from .parse import parse
+from . import check, codegen
 
 
 def debug_level() -> int:
@@ -27,8 +25,7 @@ def debug_level() -> int:
 
 def check_source(source: str, filename: str = "<string>"):
     """Parse and check: the checked patterns of a file, or PatterncError."""
-    tree = parse(source, filename)
-    patterns = check(tree, source, filename)
+    patterns = check.check_source(source, filename)
     if debug_level() >= 1:
         for p in patterns:
             print(f"[patternc] checked {p.name}: {p}", file=sys.stderr)

@@ -179,3 +179,35 @@ def test_segments_forward_and_gradients(ids):
 def test_nested_blocks_whose_size_reads_the_enclosing_block_count():
     # inside blocks(4), K is the number of 4-blocks: the inner size is K // 3 of those
     run_and_compare("pattern pat() { mask blocks(4) { blocks(max(K // 3, 1)) { causal } | window(1) } }", 2, 45, 61)
+
+
+def test_generated_value_trees_equal_lower_to_tree():
+    """The module builds blockrt's value trees from emitted Python (codegen.python_tree);
+    patternc builds them directly (lower.to_tree): the two must agree exactly."""
+    import glob
+
+    from patternc.bind import bind
+    from patternc.codegen import python_tree
+    from patternc.lower import to_tree
+
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "examples", "*.attn"))):
+        for pattern in patternc.check_source(open(path).read(), path):
+            H = 4 if any("H" in r.text for r in pattern.requirements) else 8
+            env = bind(pattern, {}, 1024, 1024, H)
+            for group in pattern.groups:
+                emitted = eval(python_tree(group.mask), {"env": env})  # noqa: S307 - our own output
+                assert emitted == to_tree(group.mask, env), f"{path}:{pattern.name}"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(pattern_source(), st.integers(1, 300), st.integers(1, 300))
+def test_generated_value_trees_equal_lower_to_tree_on_random_patterns(case, Q, K):
+    from patternc.bind import bind
+    from patternc.codegen import python_tree
+    from patternc.lower import to_tree
+
+    source, H = case
+    pattern = patternc.check_source(source)[0]
+    env = bind(pattern, {}, Q, K, H)
+    for group in pattern.groups:
+        assert eval(python_tree(group.mask), {"env": env}) == to_tree(group.mask, env)  # noqa: S307
