@@ -34,8 +34,8 @@ def run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms, backward
     module = patternc.load_source(case.source, f"<bench {case.name}>", stem=f"bench_{case.name}")
     fn = module.case
     params = case.params(N)
-    mask_mod = case.mask_mod(N, device, module, params)
     q, k, v = (torch.randn(B, H, N, D, device=device, dtype=dtype) for _ in range(3))
+    mask_mod = case.mask_mod(N, device, module, params, q=q, k=k)
     row = {"case": case.name, "N": N, "D": D}
 
     torch.cuda.synchronize(); t0 = time.perf_counter()
@@ -79,7 +79,7 @@ def run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms, backward
         for t in (q, k, v):
             t.grad = None
             t.requires_grad_(False)
-    pairs = allowed_pairs(mask_mod, N, device)
+    pairs = allowed_pairs(mask_mod, N, device, heads=H if case.per_head else 1)
     row["density"] = pairs / N / N
     flops = 4.0 * B * H * pairs * D
     row["patternc_tflops"] = flops / row["patternc_fwd_ms"] / 1e9

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 CONSTEXPRS = ("HEAD_DIM", "HEAD_DIM_PAD", "BLOCK_M", "BLOCK_N", "IEEE_DOT", "DILATION", "FULL_RANGES",
-              "PARTIAL_RANGES")
+              "PARTIAL_RANGES", "MASK_FREE", "ACCUMULATE")
 TENSOR_ARGS = ("q_ptr", "k_ptr", "v_ptr", "out_ptr", "do_ptr", "dq_ptr", "dk_ptr", "dv_ptr")
 FLOAT_ARGS = ("lse_ptr", "lse2_ptr", "delta_ptr")
 
@@ -36,7 +36,7 @@ def signature(kernel, dtype: str = "bf16") -> dict:
 
 
 def compile_kernel(kernel, *, head_dim=128, block_m=128, block_n=128, dtype="bf16", num_warps=8, num_stages=3,
-                   arch=90, dilation=1, ranges=False):
+                   arch=90, dilation=1, ranges=False, mask_free=True, accumulate=True):
     """Compile one generated forward kernel for CUDA sm_`arch`; returns triton's CompiledKernel."""
     import triton
     from triton.backends.compiler import GPUTarget
@@ -44,7 +44,8 @@ def compile_kernel(kernel, *, head_dim=128, block_m=128, block_n=128, dtype="bf1
 
     pad = max(16, triton.next_power_of_2(head_dim))
     values = {"HEAD_DIM": head_dim, "HEAD_DIM_PAD": pad, "BLOCK_M": block_m, "BLOCK_N": block_n,
-              "IEEE_DOT": dtype == "fp32", "DILATION": dilation, "FULL_RANGES": ranges, "PARTIAL_RANGES": ranges}
+              "IEEE_DOT": dtype == "fp32", "DILATION": dilation, "FULL_RANGES": ranges, "PARTIAL_RANGES": ranges,
+              "MASK_FREE": mask_free, "ACCUMULATE": accumulate}
     names = kernel.arg_names
     constexprs = {(names.index(n),): v for n, v in values.items() if n in names}
     source = ASTSource(fn=kernel, signature=signature(kernel, dtype), constexprs=constexprs)
@@ -58,6 +59,8 @@ KERNELS = (
     ("backward_dq", dict(block_m=64, block_n=64, num_warps=4, num_stages=2)),
     ("backward_dkdv", dict(block_m=64, block_n=64, num_warps=4, num_stages=2)),
 )
+# Patterns of the form `buckets & rest` run these instead (bucket order).
+SORTED_KERNELS = tuple((f"sorted_{name}", tiles) for name, tiles in KERNELS)
 
 
 def compile_helpers(module) -> list[str]:
@@ -72,6 +75,9 @@ def compile_helpers(module) -> list[str]:
                                                                           "BLOCK": 64, "HAS_DLSE": True}),
         "_segment_plan": ({"segments_ptr": "*i64", "base_ptr": "*i8", "anded_ptr": "*i8"},
                           {"BLOCK_M": 128, "BLOCK_N": 128, "TRANSPOSED": True}),
+        "_lsh_hash": ({"q_ptr": "*bf16", "k_ptr": "*bf16", "rot_ptr": "*fp32"},
+                      {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "HALF_PAD": 16, "BUCKETS_PAD": 16, "BLOCK": 64}),
+        "_bucket_place": ({}, {"BUCKETS_PAD": 16, "BLOCK": 64}),
     }
     lines = []
     for name, (pointers, constants) in helpers.items():
@@ -93,7 +99,7 @@ def compile_helpers(module) -> list[str]:
 
 
 def compile_files(paths, *, head_dims=(128,), dtype="bf16") -> list[str]:
-    """Compile every static pattern of the files for sm_90; returns report lines."""
+    """Compile every pattern's kernels of the files for sm_90; returns report lines."""
     from . import loader
     from .pipeline import check_source
 
@@ -101,15 +107,15 @@ def compile_files(paths, *, head_dims=(128,), dtype="bf16") -> list[str]:
     for path in paths:
         with open(path, encoding="utf-8") as f:
             patterns = check_source(f.read(), path)
-        static = [p for p in patterns if "rotations" not in p.runtime_inputs]
-        if not static:
+        if not patterns:
             continue
         module = loader.load(path)
         if not lines:
             lines += compile_helpers(module)
-        for p in static:
+        for p in patterns:
+            kernels = SORTED_KERNELS if hasattr(module, f"{p.name}__sorted_forward") else KERNELS
             for d in head_dims:
-                for kernel, tiles in KERNELS:
+                for kernel, tiles in kernels:
                     compiled = compile_kernel(getattr(module, f"{p.name}__{kernel}"), head_dim=d, dtype=dtype,
                                               **tiles)
                     ptx = compiled.asm["ptx"]

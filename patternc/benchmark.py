@@ -23,14 +23,16 @@ def timed(fn) -> float:
     return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
 
 
-def allowed_pairs(mask_mod, N: int, device, chunk: int = 2048) -> int:
-    """Allowed (query, key) pairs of batch 0, head 0 of a FlexAttention mask_mod."""
+def allowed_pairs(mask_mod, N: int, device, chunk: int = 2048, heads: int = 1) -> float:
+    """Allowed (query, key) pairs of batch 0 of a FlexAttention mask_mod, per head
+    (head 0, or the mean over `heads` heads where the mask differs by head)."""
     total = 0
     k = torch.arange(N, device=device)[None, :]
-    for start in range(0, N, chunk):
-        q = torch.arange(start, min(N, start + chunk), device=device)[:, None]
-        total += int(mask_mod(0, 0, q, k).sum())
-    return total
+    for h in range(heads):
+        for start in range(0, N, chunk):
+            q = torch.arange(start, min(N, start + chunk), device=device)[:, None]
+            total += int(mask_mod(0, torch.tensor(h, device=device), q, k).sum())
+    return total / heads
 
 
 def dense_mask_mod(mask: torch.Tensor):
@@ -49,11 +51,12 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a.float() - b.float()).norm() / b.float().norm().clamp_min(1e-30)).item()
 
 
-def compare(function, params: dict, mask: torch.Tensor, N: int, D: int, B: int = 1, H: int = 16,
+def compare(function, params: dict, mask, N: int, D: int, B: int = 1, H: int = 16,
             dtype=torch.bfloat16, backward: bool = True, extra: dict | None = None) -> dict:
     """Forward (and forward+backward) times of patternc, FlexAttention and dense
     SDPA on the same random inputs; checks patternc against FlexAttention first.
-    `mask` is the pattern's dense mask on the GPU, `extra` runtime inputs (segments)."""
+    `mask` is the pattern's dense mask on the GPU, or a function (q, k) -> that mask
+    (for masks the data decides: buckets), `extra` runtime inputs (segments)."""
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
@@ -61,6 +64,8 @@ def compare(function, params: dict, mask: torch.Tensor, N: int, D: int, B: int =
     device = torch.device("cuda")
     extra = extra or {}
     q, k, v = (torch.randn(B, H, N, D, device=device, dtype=dtype) for _ in range(3))
+    if callable(mask):
+        mask = mask(q, k)
 
     def ours():
         return function(q, k, v, **params, **extra)

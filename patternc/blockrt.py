@@ -260,19 +260,29 @@ def _lsh(x, rotations):
 
 
 def _buckets_leaf(n, rounds, seed, frame):
-    """Some round r has hash_r(q[b, h, i]) == hash_r(k[b, h // (H // H_kv), j])."""
+    """Some round r has hash_r(q[b, h, i]) == hash_r(k[b, h // (H // H_kv), j]).
+    The hashes are computed here from q, k and the rotations, or given as
+    `hashes` = (query (R, B, H, Q), key (R, B, H_kv, K)): the generated module
+    hashes on the device and passes its own, so its mask is the kernels' mask."""
+    if not (frame.top and frame.grid):
+        raise ValueError("`buckets` is only defined at token level (not inside blocks)")
+    heads = frame.index["h"].reshape(-1)
+    if frame.runtime.get("hashes") is not None:
+        query, key = (t.to(frame.device) for t in frame.runtime["hashes"])
+        if query.shape[0] != rounds or key.shape[0] != rounds:
+            raise ValueError(f"hashes must have {rounds} rounds, got {query.shape[0]} and {key.shape[0]}")
+        group = query.shape[2] // key.shape[2]
+        query, key = query[:, :, heads], key[:, :, torch.div(heads, group, rounding_mode="floor")]
+        return (query[..., :, None] == key[..., None, :]).any(dim=0)
     q, k = frame.runtime.get("q"), frame.runtime.get("k")
     if q is None or k is None:
         raise ValueError("the pattern uses `buckets`: pass q (B, H, Q, D) and k (B, H_kv, K, D)")
-    if not (frame.top and frame.grid):
-        raise ValueError("`buckets` is only defined at token level (not inside blocks)")
     rotations = frame.runtime.get("rotations")
     if rotations is None:
         rotations = make_rotations(rounds, q.shape[-1], n, seed, q.device)
     if tuple(rotations.shape) != (rounds, q.shape[-1], n // 2):
         raise ValueError(f"rotations must have shape (rounds={rounds}, D={q.shape[-1]}, n/2={n // 2}), "
                          f"got {tuple(rotations.shape)}")
-    heads = frame.index["h"].reshape(-1)
     group = q.shape[1] // k.shape[1]
     work = torch.promote_types(torch.promote_types(q.dtype, rotations.dtype), torch.float32)
     rotations = rotations.to(device=q.device, dtype=work)
@@ -330,17 +340,20 @@ def _evaluate(t, frame):
     return leaf.to(torch.int8) * 2 if frame.kleene else leaf
 
 
-def dense(tree, Q, K, heads, *, segments=None, q=None, k=None, rotations=None, device="cpu"):
+def dense(tree, Q, K, heads, *, segments=None, q=None, k=None, rotations=None, hashes=None, device="cpu"):
     """The mask of `tree` for heads `heads` (1-D indices h): a bool tensor
     (B or 1, len(heads), Q, K), B > 1 only where segments or buckets make it
     batch-dependent. The result may be an expanded view (call .contiguous()
     to write into it). segments: (B, K) ints; buckets need q (B, H, Q, D),
-    k (B, H_kv, K, D) and optionally rotations (rounds, D, n/2)."""
+    k (B, H_kv, K, D) and optionally rotations (rounds, D, n/2), or their
+    hashes (query (R, B, H, Q), key (R, B, H_kv, K))."""
     heads = torch.as_tensor(heads, dtype=torch.int64, device=device).reshape(-1)
     if Q == 0 or K == 0 or heads.numel() == 0:
         return torch.zeros((1, heads.numel(), Q, K), dtype=torch.bool, device=device)
     runtime = {name: value.to(device) for name, value in
                (("segments", segments), ("q", q), ("k", k), ("rotations", rotations)) if value is not None}
+    if hashes is not None:
+        runtime["hashes"] = tuple(t.to(device) for t in hashes)
     rows = torch.arange(Q, dtype=torch.int64, device=device).view(1, 1, Q, 1)
     index = {"i": rows, "p": rows + (K - Q), "h": heads.view(1, -1, 1, 1),
              "j": torch.arange(K, dtype=torch.int64, device=device).view(1, 1, 1, K)}

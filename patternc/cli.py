@@ -406,10 +406,19 @@ def run_bench(args: argparse.Namespace) -> int:
     if "segments" in pattern.runtime_inputs:
         extra["segments"] = example_segments(N, args.documents, 0, args.batch).cuda()
     per_head = pattern.has_heads or any(mentions(g.mask, "h") for g in pattern.groups)
-    mask = function.mask(N, N, H if per_head else 1, **selection.params, **extra)
-    mask = (mask if mask.dim() == 4 else mask.unsqueeze(0)).cuda()  # (B or 1, H or 1, N, N) for mask_mod
+
+    def mask_of(q, k):
+        """(B or 1, H or 1, N, N) on the GPU, for FlexAttention's mask_mod; LSH masks
+        come from the hashes of the benchmark's own inputs."""
+        if "rotations" in pattern.runtime_inputs:
+            hashes = function.hashes(q, k, **selection.params)
+            mask = function.mask(N, N, H, hashes=hashes, **selection.params, **extra)
+        else:
+            mask = function.mask(N, N, H if per_head else 1, **selection.params, **extra)
+        return (mask if mask.dim() == 4 else mask.unsqueeze(0)).cuda()
+
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float16
-    row = benchmark.compare(function, selection.params, mask, N, args.d, args.batch, H, dtype,
+    row = benchmark.compare(function, selection.params, mask_of, N, args.d, args.batch, H, dtype,
                             backward=not args.no_backward, extra=extra)
     print(f"{pattern.name} on {torch.cuda.get_device_name()}: N={N} D={args.d} B={args.batch} H={H} "
           f"{args.dtype}, density {100 * row['density']:.2f}%")

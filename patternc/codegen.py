@@ -41,6 +41,21 @@ class RandomCode:
 
 
 @dataclass(frozen=True)
+class BucketCode:
+    """`buckets(n, rounds=R, seed=S)` of a pattern: host expressions reading `env`,
+    and how the kernels attend. `sorted`: every head group is `buckets & rest`,
+    so tokens are attended in bucket order, where the pattern is block-dense;
+    else the bucket test runs inline over the static plan. `mask_free`: every
+    group is exactly `buckets`, so tiles of one bucket in round 0 need no mask."""
+
+    count: str
+    rounds: str
+    seed: str
+    sorted: bool
+    mask_free: bool
+
+
+@dataclass(frozen=True)
 class PatternCode:
     """Everything the pattern template needs, as strings."""
 
@@ -64,6 +79,7 @@ class PatternCode:
     randoms: tuple[RandomCode, ...]
     requirements: tuple
     tile_hint: str
+    buckets: BucketCode | None = None
 
 
 # ------------------------------------------------------------ value trees (host)
@@ -201,6 +217,7 @@ def pattern_code(pattern: ir.CheckedPattern, source: str) -> PatternCode:
         f"({p.name!r}, {p.type!r}, {'_REQUIRED' if p.default is None else repr(p.default)})"
         for p in pattern.params) + "]"
     return PatternCode(
+        buckets=bucket_code(pattern),
         name=pattern.name, summary=f"pattern {pattern.name}: {len(pattern.groups)} head group(s)",
         source=source, filename=pattern.filename,
         params=tuple(_P(p.name, p.type, None if p.default is None else repr(p.default)) for p in pattern.params),
@@ -209,6 +226,39 @@ def pattern_code(pattern: ir.CheckedPattern, source: str) -> PatternCode:
         random_params=random_params, scalar_table=tuple(zip(scalar_names, static_exprs)), uses_segments="segments" in pattern.runtime_inputs, static_exprs=tuple(static_exprs), randoms=tuple(random_code),
         requirements=requirements, tile_hint=repr(pattern.tile),
     )
+
+
+def _bucket_leaves(pattern: ir.CheckedPattern) -> set:
+    return {node for g in pattern.groups for node in ir.walk(g.mask) if isinstance(node, ir.Buckets)}
+
+
+def _top_conjuncts(mask) -> list:
+    out, stack = [], [mask]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ir.And):
+            stack += [node.b, node.a]
+        else:
+            out.append(node)
+    return out
+
+
+def bucket_code(pattern: ir.CheckedPattern) -> BucketCode | None:
+    leaves = _bucket_leaves(pattern)
+    if not leaves:
+        return None
+    leaf = next(iter(leaves))
+    is_sorted, mask_free = True, True
+    for g in pattern.groups:
+        conjuncts = _top_conjuncts(g.mask)
+        at_top = [c for c in conjuncts if isinstance(c, ir.Buckets)]
+        rest = [c for c in conjuncts if not isinstance(c, ir.Buckets)]
+        if not at_top or any(isinstance(n, ir.Buckets) for c in rest for n in ir.walk(c)):
+            is_sorted = False
+        if any(not isinstance(c, ir.Full) for c in rest):
+            mask_free = False
+    return BucketCode(python_static(leaf.count), python_static(leaf.rounds), python_static(leaf.seed),
+                      is_sorted, is_sorted and mask_free)
 
 
 @dataclass(frozen=True)
@@ -273,10 +323,10 @@ def generate(patterns, source: str, filename: str) -> str:
     """The Python source of the module for a file's checked patterns."""
     unsupported = Collector()
     for p in patterns:
-        if "rotations" in p.runtime_inputs:
-            unsupported.error("E0601", f"pattern '{p.name}' uses buckets(...): LSH patterns check, and their "
-                              "meaning is defined (patternc.semantics), but kernels for them are not generated yet",
-                              p.span)
+        if len(_bucket_leaves(p)) > 1:
+            unsupported.error("E0601", f"pattern '{p.name}' uses buckets(...) with different arguments: a "
+                              "pattern hashes with one set of rotations (the `rotations=` of a call); write one "
+                              "buckets(n, rounds=R, seed=S) and reuse it through `let`", p.span)
     unsupported.raise_if_any(source, filename)
     digest = hashlib.sha256(source.encode()).hexdigest()
     codes = [pattern_code(p, pattern_source(source, p)) for p in patterns]

@@ -69,7 +69,7 @@ def flatten_blocks(mask, randoms: list):
             return ir.Not(visit(node.a, frame))
         if isinstance(node, (ir.And, ir.Or, ir.Xor)):
             return type(node)(visit(node.a, frame), visit(node.b, frame))
-        if isinstance(node, (ir.Full, ir.Empty, ir.Compare, ir.Segments)):
+        if isinstance(node, (ir.Full, ir.Empty, ir.Compare, ir.Segments, ir.Buckets)):
             return substitute(node, frame)
         # a primitive speaks of p and j implicitly: spell it out, then substitute
         return visit(desugar(node), frame)
@@ -170,6 +170,8 @@ class TritonPrinter:
             return f"({self.mask(e.a)} {op} {self.mask(e.b)})"
         if isinstance(e, ir.Segments):
             return "_same_segment(seg_base, p, j, K)"
+        if isinstance(e, ir.Buckets):
+            return "_bucket_hit(qhash_base, khash_base, qhash_round, khash_round, n_rounds, bucket_round, i, j, Q, K)"
         if isinstance(e, RandomLookup):
             return f"_random_hit(rand{e.table}_ptr, rand{e.table}_rows, rand{e.table}_cols, {self.int(e.row)}, {self.int(e.col)})"
         return self.mask(desugar(e))

@@ -73,6 +73,8 @@ def strategy(pattern: ir.CheckedPattern, env: dict, plan: dict, tile: tuple[int,
     elif any(isinstance(n, (ir.Dilated, ir.Strided)) for n in nodes):
         lines.append("dilated/strided terms are mixed with others (not a top-level `&`): no residue-class view; "
                      "partial tiles evaluate the modulo test pair by pair")
+    if any(isinstance(n, ir.Buckets) for n in nodes):
+        lines.append(_buckets_line(pattern))
     if any(isinstance(n, ir.Segments) for n in nodes):
         lines.append("segments: the plan is made per call, on the device with no host sync: the static classes of "
                      "the rest of the mask AND-ed with each batch element's document classes (per tile, from its "
@@ -86,6 +88,20 @@ def strategy(pattern: ir.CheckedPattern, env: dict, plan: dict, tile: tuple[int,
     lines += _modifier_lines(pattern)
     lines += _tile_lines(pattern, plan, tile)
     return lines
+
+
+def _buckets_line(pattern: ir.CheckedPattern) -> str:
+    from .codegen import bucket_code
+
+    if bucket_code(pattern).sorted:
+        return ("buckets: per call, q and k are hashed on the device (float32, one launch) and their rows sorted "
+                "by bucket (a stable counting sort: one scan, one launch); attention then runs in bucket order, one "
+                "round at a time: a tile of sorted rows spanning buckets lo..hi reads exactly the sorted keys of "
+                "those buckets (bounds from the bucket starts, no plan), pairs met in an earlier round are skipped, "
+                "and rounds merge through their lse. The rest of the mask is tested inline. The block plan below "
+                "is the static one, which only serves head groups and random tables here")
+    return ("buckets (not as `buckets & rest`): q and k are hashed per call and the kernels test the hashes "
+            "inline, over the static plan below (every tile the rest of the mask may reach)")
 
 
 def _residue_line(trees, d: int) -> str:

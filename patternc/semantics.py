@@ -17,14 +17,14 @@ from .lower import group_trees
 
 
 def dense_mask(pattern: ir.CheckedPattern, Q: int, K: int, H: int = 1, params: dict | None = None, *,
-               segments=None, q=None, k=None, rotations=None, device="cpu") -> torch.Tensor:
+               segments=None, q=None, k=None, rotations=None, hashes=None, device="cpu") -> torch.Tensor:
     """The allowed (query row, key) pairs of every head: bool (B or 1, H, Q, K);
     B > 1 only when `segments` or `buckets` make the mask depend on the batch.
     Each head group's mask is evaluated on its own heads."""
     D = None if q is None else q.shape[-1]
     env = bind(pattern, params, Q, K, H, D)
     return _groups_mask(group_trees(pattern, env), Q, K, H, device,
-                        dict(segments=segments, q=q, k=k, rotations=rotations))
+                        dict(segments=segments, q=q, k=k, rotations=rotations, hashes=hashes))
 
 
 def _groups_mask(groups, Q, K, H, device, runtime) -> torch.Tensor:
@@ -59,7 +59,7 @@ def masked_attention(q, k, v, mask, scale=None, score_fn=None):
 
 
 def reference_attention(pattern: ir.CheckedPattern, q, k, v, *, scale=None, params: dict | None = None,
-                        segments=None, rotations=None):
+                        segments=None, rotations=None, hashes=None):
     """Attention under `pattern` by the letter of LANGUAGE.md, in float64:
     (out (B, H, Q, D), lse (B, H, Q)). Score modifiers apply in order to the scaled
     scores of each head group (top-level ones first, as the checker arranged)."""
@@ -68,7 +68,7 @@ def reference_attention(pattern: ir.CheckedPattern, q, k, v, *, scale=None, para
     env = bind(pattern, params, Q, K, H, D)
     groups = group_trees(pattern, env)
     mask = _groups_mask(groups, Q, K, H, q.device,
-                        dict(segments=segments, q=q, k=k, rotations=rotations))
+                        dict(segments=segments, q=q, k=k, rotations=rotations, hashes=hashes))
     modifiers = [(start, stop, g.modifiers) for (start, stop, _), g in zip(groups, pattern.groups)]
 
     def score_fn(s):

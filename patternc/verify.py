@@ -114,8 +114,11 @@ def check_case(pattern: ir.CheckedPattern, function, case: Case, device="cpu", d
     out, lse = function(q, k, v, return_lse=True, **case.params, **extra)
     ref_in = [t.detach().double().cpu().requires_grad_(gradients) for t in (q, k, v)]
     segments = extra.get("segments")
+    hashes = None
+    if "rotations" in pattern.runtime_inputs:  # the reference masks with the hashes the kernels used
+        hashes = tuple(h.cpu() for h in function.hashes(q.detach(), k.detach(), **case.params))
     ref, ref_lse = reference_attention(pattern, *ref_in, params=case.params,
-                                       segments=None if segments is None else segments.cpu())
+                                       segments=None if segments is None else segments.cpu(), hashes=hashes)
     tol = TOLERANCE[dtype]
     finite = torch.isfinite(ref_lse)
     problems = []

@@ -22,7 +22,8 @@ def run_aot(paths):
 
 def test_examples_compile_for_sm90(tmp_path):
     extra = tmp_path / "odd.attn"
-    extra.write_text("pattern odd() { mask causal | global(4) | blocks(8) { random(1) }; score alibi, softcap(30) }\n")
+    extra.write_text("pattern odd() { mask causal | global(4) | blocks(8) { random(1) }; score alibi, softcap(30) }\n"
+                     "pattern lsh_local() { mask buckets(8) | window(16) }\n")  # buckets tested inline
     paths = sorted(glob.glob(os.path.join(ROOT, "examples", "*.attn"))) + [str(extra)]
     result = run_aot(paths)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -31,3 +32,7 @@ def test_examples_compile_for_sm90(tmp_path):
     kernels = [line for line in lines if "wgmma" in line]
     assert kernels and all("sm_90 ok" in line and "wgmma yes" in line for line in kernels), result.stdout
     assert any(line.startswith("_segment_plan: sm_90 ok") for line in lines), result.stdout
+    for helper in ("_lsh_hash", "_bucket_place"):
+        assert any(line.startswith(f"{helper}: sm_90 ok") for line in lines), result.stdout
+    assert any(":reformer: sorted_forward" in line for line in kernels), result.stdout  # bucket order
+    assert any(":lsh_local: forward" in line for line in kernels), result.stdout

@@ -246,7 +246,7 @@ def test_arbitrary_text(text):
 @pytest.mark.parametrize("seed", range(len(SEEDS)), ids=lambda i: f"seed{i}")
 def test_seeds_compile(seed):
     if assert_handled(SEEDS[seed]) == "diagnostics":
-        assert set(codes(SEEDS[seed])) == {"E0601"}  # only "not compiled yet" (LSH buckets)
+        assert set(codes(SEEDS[seed])) == {"E0601"}  # only "not compiled" (two different buckets)
 
 
 # ---------------------------------------------------------------------- explicit cases
@@ -359,9 +359,11 @@ def test_file_with_byte_order_mark_loads(tmp_path, monkeypatch):
     assert patternc.load(path).PATTERNS == ["a"]
 
 
-def test_buckets_patterns_give_a_diagnostic_not_an_exception():
-    # LSH is not compiled yet: that is a diagnostic too, not NotImplementedError
-    assert codes("pattern a() { mask buckets(4) }") == ["E0601"]
+def test_buckets_patterns_compile_and_two_hashings_give_a_diagnostic():
+    assert codes("pattern a() { mask buckets(4) }") == []
+    assert codes("pattern a() { mask causal & buckets(4) | window(2) }") == []
+    # two different hashings would need two sets of rotations: a diagnostic, not NotImplementedError
+    assert codes("pattern a() { mask buckets(4) | buckets(4, seed=1) }") == ["E0601"]
 
 
 def test_pathological_inputs_are_fast():
