@@ -28,11 +28,12 @@ class PatternAttention(nn.Module):
     scale: the softmax scale (default 1/sqrt(D)).
     params: the pattern's parameters (w=256, ...), fixed for the module.
 
-    forward(q, k, v, segments=None) takes q (B, H, Q, D) and k, v (B, H_kv, K, D)
+    forward(q, k, v, segments=None, rotations=None) takes q (B, H, Q, D) and k, v (B, H_kv, K, D)
     with H % H_kv == 0 (grouped-query attention), in float16, bfloat16 or float32
     on a CUDA device (or the CPU with TRITON_INTERPRET=1 set before import), and
     returns (B, H, Q, D) in q's dtype. `segments` (B, K) integer document ids
-    are required by patterns that read `segments` and refused by the others.
+    are required by patterns that read `segments` and refused by the others;
+    `rotations` (rounds, D, n/2) replace the seeded draw of `buckets` patterns.
     Queries align bottom-right: query row i sits at position i + K - Q.
     """
 
@@ -58,11 +59,11 @@ class PatternAttention(nn.Module):
         self.attention = ops.register(self.function)
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                segments: torch.Tensor | None = None) -> torch.Tensor:
+                segments: torch.Tensor | None = None, rotations: torch.Tensor | None = None) -> torch.Tensor:
         if self.num_heads is not None and q.dim() == 4 and q.shape[1] != self.num_heads:
             raise ValueError(f"PatternAttention({self.pattern}): q has {q.shape[1]} heads, the module "
                              f"{self.num_heads}; inputs are (batch, heads, length, head_dim)")
-        extra = {} if segments is None else {"segments": segments}
+        extra = {name: t for name, t in (("segments", segments), ("rotations", rotations)) if t is not None}
         if torch.compiler.is_compiling():
             return self.attention(q, k, v, scale=self.scale, **self.params, **extra)
         return self.function(q, k, v, scale=self.scale, **self.params, **extra)

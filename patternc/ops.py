@@ -37,10 +37,11 @@ def register(function, name: str | None = None):
     key = (getattr(function, "__module__", None), getattr(function, "__name__", None))
     if key in _registered:
         return _registered[key]
-    specs, segmented = param_specs(function)
+    specs, _ = param_specs(function)
+    tensors = runtime_tensors(function)
     name = name or _op_name(function)
-    forward_op, backward_op = _define_ops(function, name, specs, segmented)
-    wrapper = _wrapper(function, forward_op, specs, segmented)
+    forward_op, backward_op = _define_ops(function, name, specs, tensors)
+    wrapper = _wrapper(function, forward_op, specs, tensors)
     wrapper.op, wrapper.backward_op = forward_op, backward_op
     _registered[key] = wrapper
     return wrapper
@@ -63,6 +64,13 @@ def param_specs(function):
                       for p in signature.parameters.values()
                       if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in skip)
     return specs, segmented
+
+
+def runtime_tensors(function) -> tuple[str, ...]:
+    """The call-time tensors a generated pattern function takes: `segments`
+    (required by its mask) and `rotations` (optional, LSH buckets)."""
+    parameters = inspect.signature(function).parameters
+    return tuple(name for name in ("segments", "rotations") if name in parameters)
 
 
 def bind_params(pattern: str, specs, given: dict) -> tuple:
@@ -94,19 +102,18 @@ def _op_name(function) -> str:
     return f"{function.__name__}_{digest}"
 
 
-def _schema(specs, segmented: bool, head: str, returns: str) -> str:
+def _schema(specs, tensors, head: str, returns: str) -> str:
     params = "".join(f", {kind} p_{n}" for n, kind, _ in specs)
-    tail = ", Tensor? segments" if segmented else ""
+    tail = "".join(f", Tensor? {name}" for name in tensors)
     return f"({head}, float? scale{params}{tail}) -> {returns}"
 
 
-def _define_ops(function, name: str, specs, segmented: bool):
+def _define_ops(function, name: str, specs, tensors):
     names = [n for n, _, _ in specs]
 
     def call(q, k, v, scale, args):
         values = dict(zip(names, args[:len(names)]))
-        if segmented:
-            values["segments"] = args[len(names)]
+        values.update((t, value) for t, value in zip(tensors, args[len(names):]) if value is not None)
         return function(q, k, v, scale=scale, return_lse=True, **values)
 
     def forward_impl(q, k, v, scale, *args):
@@ -123,10 +130,10 @@ def _define_ops(function, name: str, specs, segmented: bool):
 
     forward_op = torch.library.custom_op(
         f"{NAMESPACE}::{name}", forward_impl, mutates_args=(),
-        schema=_schema(specs, segmented, "Tensor q, Tensor k, Tensor v", "(Tensor, Tensor)"))
+        schema=_schema(specs, tensors, "Tensor q, Tensor k, Tensor v", "(Tensor, Tensor)"))
     backward_op = torch.library.custom_op(
         f"{NAMESPACE}::{name}_backward", backward_impl, mutates_args=(),
-        schema=_schema(specs, segmented, "Tensor q, Tensor k, Tensor v, Tensor dout, Tensor dlse",
+        schema=_schema(specs, tensors, "Tensor q, Tensor k, Tensor v, Tensor dout, Tensor dlse",
                        "(Tensor, Tensor, Tensor)"))
 
     @forward_op.register_fake
@@ -139,8 +146,9 @@ def _define_ops(function, name: str, specs, segmented: bool):
 
     def setup_context(ctx, inputs, output):
         q, k, v, scale, *args = inputs
-        ctx.save_for_backward(q, k, v, *([args[-1]] if segmented and args[-1] is not None else []))
-        ctx.scale, ctx.args = scale, tuple(args[:len(names)])
+        given = args[len(names):]  # the call-time tensors, None where not passed
+        ctx.save_for_backward(q, k, v, *(t for t in given if t is not None))
+        ctx.scale, ctx.args, ctx.given = scale, tuple(args[:len(names)]), tuple(t is not None for t in given)
 
     def backward(ctx, dout, dlse):
         q, k, v, *rest = ctx.saved_tensors
@@ -148,27 +156,28 @@ def _define_ops(function, name: str, specs, segmented: bool):
             dout = torch.zeros_like(q)
         if dlse is None:
             dlse = q.new_zeros(q.shape[:3], dtype=torch.float32)
-        tail = ((rest[0] if rest else None),) if segmented else ()
+        saved = iter(rest)
+        tail = tuple(next(saved) if present else None for present in ctx.given)
         dq, dk, dv = backward_op(q, k, v, dout, dlse, ctx.scale, *ctx.args, *tail)
-        return (dq, dk, dv, None, *([None] * len(names)), *([None] if segmented else []))
+        return (dq, dk, dv, None, *([None] * len(names)), *([None] * len(tensors)))
 
     forward_op.register_autograd(backward, setup_context=setup_context)
     return forward_op, backward_op
 
 
-def _wrapper(function, forward_op, specs, segmented: bool):
+def _wrapper(function, forward_op, specs, tensors):
     pattern = function.__name__
 
-    def attention(q, k, v, /, *, scale=None, return_lse=False, segments=None, **params):
+    def attention(q, k, v, /, *, scale=None, return_lse=False, segments=None, rotations=None, **params):
         values = bind_params(pattern, specs, params)
-        if segmented:
-            if segments is None:
-                raise TypeError(f"{pattern}() needs segments=: an integer tensor (B, K) of document ids")
-            out, lse = forward_op(q, k, v, scale, *values, segments)
-        else:
-            if segments is not None:
-                raise TypeError(f"{pattern}() takes no segments: its mask does not read `segments`")
-            out, lse = forward_op(q, k, v, scale, *values)
+        if "segments" in tensors and segments is None:
+            raise TypeError(f"{pattern}() needs segments=: an integer tensor (B, K) of document ids")
+        if "segments" not in tensors and segments is not None:
+            raise TypeError(f"{pattern}() takes no segments: its mask does not read `segments`")
+        if "rotations" not in tensors and rotations is not None:
+            raise TypeError(f"{pattern}() takes no rotations: its mask does not use `buckets`")
+        given = {"segments": segments, "rotations": rotations}
+        out, lse = forward_op(q, k, v, scale, *values, *(given[t] for t in tensors))
         return (out, lse) if return_lse else out
 
     attention.__name__ = attention.__qualname__ = pattern

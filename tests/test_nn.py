@@ -134,6 +134,33 @@ def test_segments_through_the_op_and_the_module():
     torch.testing.assert_close(compiled(q, k, v, segments=segments), direct)
 
 
+def test_buckets_through_the_op_and_the_module():
+    source = "pattern lsh() { mask buckets(4, rounds=2) & causal }"
+    attn = PatternAttention(source, num_heads=2)
+    gen = torch.Generator().manual_seed(4)
+    q, k, v = (torch.randn(1, 2, 40, 16, generator=gen) for _ in range(3))
+    rotations = torch.randn(2, 16, 2, generator=gen)
+    direct, direct_own = attn.function(q, k, v), attn.function(q, k, v, rotations=rotations)
+    assert not torch.equal(direct, direct_own)
+    torch.testing.assert_close(attn(q, k, v), direct)
+    torch.testing.assert_close(attn(q, k, v, rotations=rotations), direct_own)
+    torch.testing.assert_close(attn.attention(q, k, v), direct)
+    torch.testing.assert_close(attn.attention(q, k, v, rotations=rotations), direct_own)
+    # gradients through the op's backward, with the rotations saved for it
+    inputs = [t.clone().requires_grad_() for t in (q, k, v)]
+    got = torch.autograd.grad(attn.attention(*inputs, rotations=rotations).sum(), inputs)
+    inputs = [t.clone().requires_grad_() for t in (q, k, v)]
+    want = torch.autograd.grad(attn.function(*inputs, rotations=rotations).sum(), inputs)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+    plain = PatternAttention("pattern c() { mask causal }")
+    with pytest.raises(TypeError, match="takes no rotations"):
+        plain.attention(q, k, v, rotations=rotations)
+    torch._dynamo.reset()
+    compiled = torch.compile(attn, backend="eager", fullgraph=True)
+    torch.testing.assert_close(compiled(q, k, v, rotations=rotations), direct_own)
+
+
 def test_module_errors(tmp_path):
     with pytest.raises(TypeError, match="unexpected param 'ww'"):
         PatternAttention(LOCAL, ww=3)
