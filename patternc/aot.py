@@ -76,8 +76,8 @@ def compile_helpers(module) -> list[str]:
         "_segment_plan": ({"segments_ptr": "*i64", "base_ptr": "*i8", "anded_ptr": "*i8"},
                           {"BLOCK_M": 128, "BLOCK_N": 128, "TRANSPOSED": True, "CHUNK": 16}),
         "_lsh_hash": ({"q_ptr": "*bf16", "k_ptr": "*bf16", "rot_ptr": "*fp32"},
-                      {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "HALF_PAD": 16, "BUCKETS_PAD": 16, "BLOCK": 64}),
-        "_bucket_place": ({}, {"BUCKETS_PAD": 16, "BLOCK": 64}),
+                      {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "CHUNK": 16, "BLOCK": 64}),
+        "_bucket_place": ({}, {"CHUNK": 64, "BLOCK": 64}),
     }
     lines = []
     for name, (pointers, constants) in helpers.items():

@@ -117,37 +117,40 @@ def test_rotations_default_to_the_seeded_draw_and_can_be_passed():
         fn(q, k, v, n=4, rotations=other)
 
 
-def test_hashes_follow_their_definition():
+@pytest.mark.parametrize("n", [8, 200])
+def test_hashes_follow_their_definition(n):
     """hash_r(x) = argmax([x Rot_r, -x Rot_r]), the kernel's float32 against float64,
-    wherever the best two values are not a near tie."""
-    _, _, fn = load("pattern lsh() { mask buckets(8, rounds=3, seed=2) }")
+    wherever the best two values are not a near tie (200 buckets: the rotation
+    is read in several column chunks, the counts in several bucket chunks)."""
+    _, _, fn = load(f"pattern lsh() {{ mask buckets({n}, rounds=3, seed=2) }}")
     gen = torch.Generator().manual_seed(1)
     q, k = torch.randn(2, 3, 130, 24, generator=gen), torch.randn(2, 1, 70, 24, generator=gen)
     query, key = fn.hashes(q, k)
     assert query.shape == (3, 2, 3, 130) and key.shape == (3, 2, 1, 70) and query.dtype == torch.int32
-    rotations = blockrt.make_rotations(3, 24, 8, 2).double()
+    rotations = blockrt.make_rotations(3, 24, n, 2).double()
     for x, got in ((q, query), (k, key)):
         projected = torch.einsum("bhld,rde->rbhle", x.double(), rotations)
         both = torch.cat([projected, -projected], dim=-1)
         top = both.topk(2, dim=-1).values
         clear = (top[..., 0] - top[..., 1]) > 1e-4
-        assert clear.float().mean() > 0.95
+        assert clear.float().mean() > 0.9
         assert torch.equal(got.long()[clear], both.argmax(-1)[clear])
 
 
-def test_counting_sort_matches_a_stable_sort():
-    module, _, fn = load("pattern lsh() { mask buckets(6, rounds=2) }")
+@pytest.mark.parametrize("n", [6, 150])
+def test_counting_sort_matches_a_stable_sort(n):
+    module, _, fn = load(f"pattern lsh() {{ mask buckets({n}, rounds=2) }}")
     gen = torch.Generator().manual_seed(2)
     q, k = torch.randn(1, 2, 333, 16, generator=gen), torch.randn(1, 2, 65, 16, generator=gen)
-    rotations = blockrt.make_rotations(2, 16, 6, 0)
+    rotations = blockrt.make_rotations(2, 16, n, 0)
     query, key, counts = module._lsh_hashes(q, k, rotations)
-    tables = module._bucket_tables(query, key, counts, 6)
+    tables = module._bucket_tables(query, key, counts, n)
     for side, hashes in (("q", query), ("k", key)):
         rows = hashes.reshape(-1, hashes.shape[-1]).long()
         values, order = torch.sort(rows, dim=-1, stable=True)
         assert torch.equal(tables[side + "_order"].long(), order)
         assert torch.equal(tables[side + "_sorted"].long(), values)
-        starts = torch.stack([torch.searchsorted(r, torch.arange(7)) for r in values])
+        starts = torch.stack([torch.searchsorted(r, torch.arange(n + 1)) for r in values])
         assert torch.equal(tables[side + "_start"].long(), starts)
 
 
