@@ -11,11 +11,13 @@ Two ops per pattern, `patternc::<name>_<id>` (forward: out and lse) and
 `patternc::<name>_<id>_backward` (dq, dk, dv), with fake (meta) versions giving
 their shapes: out like q, lse (B, H, Q) float32, gradients like q, k, v.
 
-The backward op recomputes the forward inside (the generated module's public
-function keeps its saved tensors in an autograd node, which cannot cross an
-op boundary), so forward+backward through the op costs one forward more than
-calling the generated function directly. PatternAttention (patternc.nn) calls
-the function directly in eager mode and the op only while being compiled.
+The forward op saves q, k, v, out and lse; the backward op runs the generated
+module's backward kernels on them (`<name>__attend(..., gradients=...)`), so
+forward+backward through the ops costs what calling the generated function
+does. (A callable that is not a generated pattern has no such entry: its
+backward op recomputes the forward under autograd.) PatternAttention
+(patternc.nn) calls the function directly in eager mode and the ops only while
+being compiled.
 """
 from __future__ import annotations
 
@@ -110,6 +112,8 @@ def _schema(specs, tensors, head: str, returns: str) -> str:
 
 def _define_ops(function, name: str, specs, tensors):
     names = [n for n, _, _ in specs]
+    module = sys.modules.get(getattr(function, "__module__", None))
+    attend = getattr(module, f"{function.__name__}__attend", None)  # the generated module's own entry
 
     def call(q, k, v, scale, args):
         values = dict(zip(names, args[:len(names)]))
@@ -121,8 +125,12 @@ def _define_ops(function, name: str, specs, tensors):
             out, lse = call(q, k, v, scale, args)
         return out, lse
 
-    def backward_impl(q, k, v, dout, dlse, scale, *args):
-        with torch.enable_grad():  # run the function's own backward on a recomputed forward
+    def backward_impl(q, k, v, out, lse, dout, dlse, scale, *args):
+        if attend is not None:  # the backward kernels alone, on the forward's out and lse
+            params = dict(zip(names, args[:len(names)]))
+            given = {t: value for t, value in zip(tensors, args[len(names):]) if value is not None}
+            return tuple(attend(q, k, v, scale, params, gradients=(out, lse, dout, dlse), **given))
+        with torch.enable_grad():  # not a generated pattern: its own backward on a recomputed forward
             inputs = [t.detach().requires_grad_(True) for t in (q, k, v)]
             out, lse = call(*inputs, scale, args)
             dq, dk, dv = torch.autograd.grad((out, lse), inputs, (dout, dlse), allow_unused=True)
@@ -133,7 +141,8 @@ def _define_ops(function, name: str, specs, tensors):
         schema=_schema(specs, tensors, "Tensor q, Tensor k, Tensor v", "(Tensor, Tensor)"))
     backward_op = torch.library.custom_op(
         f"{NAMESPACE}::{name}_backward", backward_impl, mutates_args=(),
-        schema=_schema(specs, tensors, "Tensor q, Tensor k, Tensor v, Tensor dout, Tensor dlse",
+        schema=_schema(specs, tensors,
+                       "Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dout, Tensor dlse",
                        "(Tensor, Tensor, Tensor)"))
 
     @forward_op.register_fake
@@ -141,24 +150,24 @@ def _define_ops(function, name: str, specs, tensors):
         return q.new_empty(q.shape), q.new_empty(q.shape[:3], dtype=torch.float32)
 
     @backward_op.register_fake
-    def _(q, k, v, dout, dlse, scale, *args):
+    def _(q, k, v, out, lse, dout, dlse, scale, *args):
         return q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
 
     def setup_context(ctx, inputs, output):
         q, k, v, scale, *args = inputs
         given = args[len(names):]  # the call-time tensors, None where not passed
-        ctx.save_for_backward(q, k, v, *(t for t in given if t is not None))
+        ctx.save_for_backward(q, k, v, *output, *(t for t in given if t is not None))
         ctx.scale, ctx.args, ctx.given = scale, tuple(args[:len(names)]), tuple(t is not None for t in given)
 
     def backward(ctx, dout, dlse):
-        q, k, v, *rest = ctx.saved_tensors
+        q, k, v, out, lse, *rest = ctx.saved_tensors
         if dout is None:
             dout = torch.zeros_like(q)
         if dlse is None:
             dlse = q.new_zeros(q.shape[:3], dtype=torch.float32)
         saved = iter(rest)
         tail = tuple(next(saved) if present else None for present in ctx.given)
-        dq, dk, dv = backward_op(q, k, v, dout, dlse, ctx.scale, *ctx.args, *tail)
+        dq, dk, dv = backward_op(q, k, v, out, lse, dout, dlse, ctx.scale, *ctx.args, *tail)
         return (dq, dk, dv, None, *([None] * len(names)), *([None] * len(tensors)))
 
     forward_op.register_autograd(backward, setup_context=setup_context)
