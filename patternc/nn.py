@@ -53,7 +53,7 @@ class PatternAttention(nn.Module):
         self.function = getattr(module, pattern)
         self.num_heads = num_heads
         self.scale = scale
-        specs, self.takes_segments = ops.param_specs(self.function)
+        specs = ops.param_specs(self.function)
         ops.bind_params(pattern, specs, params)  # unknown, missing or mistyped params fail here, not mid-training
         self.params = dict(params)
         self.attention = ops.register(self.function)

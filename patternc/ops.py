@@ -39,7 +39,7 @@ def register(function, name: str | None = None):
     key = (getattr(function, "__module__", None), getattr(function, "__name__", None))
     if key in _registered:
         return _registered[key]
-    specs, _ = param_specs(function)
+    specs = param_specs(function)
     tensors = runtime_tensors(function)
     name = name or _op_name(function)
     forward_op, backward_op = _define_ops(function, name, specs, tensors)
@@ -51,21 +51,20 @@ def register(function, name: str | None = None):
 
 def param_specs(function):
     """((name, 'int' | 'float', default or _REQUIRED), ...) of a generated
-    pattern function, and whether it takes `segments`."""
+    pattern function."""
     module = sys.modules.get(function.__module__)
     table = getattr(module, f"{function.__name__}__PARAMS", None)
     signature = inspect.signature(function)
-    segmented = "segments" in signature.parameters
     if table is not None:
         specs = tuple((n, kind, _REQUIRED if default is getattr(module, "_REQUIRED", None) else default)
                       for n, kind, default in table)
     else:  # not a generated module: read the signature (defaults give the types)
-        skip = {"scale", "return_lse", "segments"}
+        skip = {"scale", "return_lse", "segments", "rotations"}
         specs = tuple((p.name, "float" if isinstance(p.default, float) else "int",
                        _REQUIRED if p.default is inspect.Parameter.empty else p.default)
                       for p in signature.parameters.values()
                       if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in skip)
-    return specs, segmented
+    return specs
 
 
 def runtime_tensors(function) -> tuple[str, ...]:
@@ -115,10 +114,14 @@ def _define_ops(function, name: str, specs, tensors):
     module = sys.modules.get(getattr(function, "__module__", None))
     attend = getattr(module, f"{function.__name__}__attend", None)  # the generated module's own entry
 
+    def split(args):
+        """The op's trailing arguments as (params, call-time tensors that were passed)."""
+        params = dict(zip(names, args[:len(names)]))
+        return params, {t: value for t, value in zip(tensors, args[len(names):]) if value is not None}
+
     def call(q, k, v, scale, args):
-        values = dict(zip(names, args[:len(names)]))
-        values.update((t, value) for t, value in zip(tensors, args[len(names):]) if value is not None)
-        return function(q, k, v, scale=scale, return_lse=True, **values)
+        params, given = split(args)
+        return function(q, k, v, scale=scale, return_lse=True, **params, **given)
 
     def forward_impl(q, k, v, scale, *args):
         with torch.no_grad():  # the op's own autograd formula below applies, not the function's
@@ -127,8 +130,7 @@ def _define_ops(function, name: str, specs, tensors):
 
     def backward_impl(q, k, v, out, lse, dout, dlse, scale, *args):
         if attend is not None:  # the backward kernels alone, on the forward's out and lse
-            params = dict(zip(names, args[:len(names)]))
-            given = {t: value for t, value in zip(tensors, args[len(names):]) if value is not None}
+            params, given = split(args)
             return tuple(attend(q, k, v, scale, params, gradients=(out, lse, dout, dlse), **given))
         with torch.enable_grad():  # not a generated pattern: its own backward on a recomputed forward
             inputs = [t.detach().requires_grad_(True) for t in (q, k, v)]

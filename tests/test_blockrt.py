@@ -246,6 +246,14 @@ def test_buckets_follow_the_hash_formula_with_grouped_heads():
     again = blockrt.dense(("buckets", n, rounds, 5), Q, K, heads, q=q, k=k,
                           rotations=blockrt.make_rotations(rounds, D, n, 5))
     assert torch.equal(first, again)
+    # or the hashes are given (the generated module passes the kernels' own): the same mask
+    projected = torch.einsum("bhld,rde->rbhle", q, rot)
+    query = torch.cat([projected, -projected], -1).argmax(-1)
+    projected = torch.einsum("bhld,rde->rbhle", k, rot)
+    key = torch.cat([projected, -projected], -1).argmax(-1)
+    assert torch.equal(blockrt.dense(("buckets", n, rounds, 0), Q, K, heads, hashes=(query, key)), got)
+    with pytest.raises(ValueError, match="hashes must have 3 rounds, got 2 and 2"):
+        blockrt.dense(("buckets", n, 3, 0), Q, K, heads, hashes=(query, key))
 
 
 def test_division_by_zero_raises():
