@@ -9,7 +9,8 @@ import re
 CONSTEXPRS = ("HEAD_DIM", "HEAD_DIM_PAD", "BLOCK_M", "BLOCK_N", "IEEE_DOT", "DILATION", "FULL_RANGES",
               "PARTIAL_RANGES", "MASK_FREE", "ACCUMULATE")
 TENSOR_ARGS = ("q_ptr", "k_ptr", "v_ptr", "out_ptr", "do_ptr", "dq_ptr", "dk_ptr", "dv_ptr")
-FLOAT_ARGS = ("lse_ptr", "lse2_ptr", "delta_ptr")
+FLOAT_ARGS = ("lse_ptr", "lse2_ptr", "delta_ptr", "piece_out_ptr", "piece_lse_ptr", "piece_dq_ptr", "piece_dk_ptr",
+              "piece_dv_ptr")
 
 
 def signature(kernel, dtype: str = "bf16") -> dict:
@@ -78,6 +79,10 @@ def compile_helpers(module) -> list[str]:
         "_lsh_hash": ({"q_ptr": "*bf16", "k_ptr": "*bf16", "rot_ptr": "*fp32"},
                       {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "CHUNK": 16, "BLOCK": 64}),
         "_bucket_place": ({}, {"CHUNK": 64, "BLOCK": 64}),
+        "_merge_pieces": ({"dest_ptr": "*bf16", "lse_ptr": "*fp32", "piece_ptr": "*fp32", "piece_lse_ptr": "*fp32",
+                           "scale": "fp32"},
+                          {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "BLOCK": 64, "DILATION": 1, "KEYS": False,
+                           "SOFTMAX": True}),
     }
     lines = []
     for name, (pointers, constants) in helpers.items():

@@ -16,11 +16,14 @@ import time
 import torch
 
 
-def timed(fn) -> float:
-    """Median milliseconds of `fn()` (warm-up excluded)."""
+def timed(fn, grad_to_none=None) -> float:
+    """Median milliseconds of `fn()` (warm-up excluded). `grad_to_none`: tensors
+    whose .grad is reset before each run, so that a timed backward writes fresh
+    gradients instead of adding into the previous run's (an extra elementwise
+    pass over q, k and v that is not attention's work)."""
     import triton
 
-    return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
+    return triton.testing.do_bench(fn, warmup=25, rep=100, grad_to_none=grad_to_none, return_mode="median")
 
 
 def allowed_pairs(mask_mod, N: int, device, chunk: int = 2048, heads: int = 1) -> float:
@@ -100,7 +103,7 @@ def compare(function, params: dict, mask, N: int, D: int, B: int = 1, H: int = 1
             t.requires_grad_(True)
         grad = torch.randn_like(q)
         for name, fn in (("patternc", ours), ("flex", theirs), ("sdpa_dense", sdpa)):
-            row[f"{name}_fwdbwd_ms"] = timed(lambda: fn().backward(grad))
+            row[f"{name}_fwdbwd_ms"] = timed(lambda: fn().backward(grad), grad_to_none=[q, k, v])
         for t in (q, k, v):
             t.requires_grad_(False)
     return row

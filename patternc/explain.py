@@ -169,7 +169,9 @@ def _tile_lines(pattern: ir.CheckedPattern, plan: dict, tile: tuple[int, int]) -
                  + ("the hint fixes them" if hint else "a GPU times 128x128, 128x64 and 64x64 on the first call of "
                     "each shape and keeps the fastest"))
     lines.append("schedule: query tiles run heaviest first (work = 4 per full + 5 per partial key tile), so long "
-                 "rows never trail at the end")
+                 "rows never trail at the end; on a GPU a row far longer than the average (global tokens) runs "
+                 "in pieces side by side, merged by their log-sum-exp (the backward does the same for long "
+                 "rows and columns)")
     return lines
 
 

@@ -57,6 +57,12 @@ def test_edges_of_sizes(Q, K):
     run_and_compare("pattern pat() { mask causal & window(5, 0) | sink(2) }", 2, Q, K)
 
 
+def test_a_group_whose_mask_reads_h_before_another_group():
+    # one plan row per head for the first group: the second group's row comes after all three
+    run_and_compare("pattern pat() {\n heads 0..3 { mask h == 7 | causal & (h == 1) }\n heads 3..H { mask window(4) }\n}",
+                    4, 42, 35, B=2)
+
+
 def test_grouped_query_attention_and_fp16():
     run_and_compare("pattern pat(w: int = 4) { mask window(w) | global(3) }", 4, 40, 50, D=32, H_kv=2,
                     dtype=torch.float16)
