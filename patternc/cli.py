@@ -303,7 +303,11 @@ def _bound(pattern, params: dict, Q: int, K: int, H: int, D: int | None = None) 
     try:
         return bind(pattern, params, Q, K, H, D)
     except (TypeError, ValueError) as e:
-        raise CliError(str(e)) from None
+        message = str(e)
+        if "requirement" in message:
+            # the sizes came from the command's defaults more often than not: say how to set them
+            message += " (sizes: --q, --k, --heads" + (", --dim" if D is not None else "") + "; params: --param NAME=VALUE)"
+        raise CliError(message) from None
 
 
 # ------------------------------------------------------------------ show

@@ -180,6 +180,7 @@ def test_show_heads_and_documents(run, files):
     (["--param", "w=abc"], "bad --param 'w=abc': 'abc' is not a number"),
     (["--param", "w"], "bad --param 'w': expected NAME=VALUE"),
     (["--param", "w=-1"], "requirement"),
+    (["--param", "w=-1"], "(sizes: --q, --k, --heads; params: --param NAME=VALUE)"),
     (["--pattern", "causal_windw"], "no pattern 'causal_windw' in"),
     (["--head", "2"], "head 2 is out of range"),
     (["--q", "0"], "--q must be >= 1"),
