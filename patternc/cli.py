@@ -368,14 +368,27 @@ def run_explain(args: argparse.Namespace) -> int:
     Q, K, H = _sizes(args)
     if args.dim < 1 or args.batch < 1:
         raise CliError("--dim and --batch must be >= 1")
+    # every pattern of a file by default: one whose requirements these sizes fail
+    # (say `H >= 2` at the default --heads 1) is reported, the others explained
+    chosen, failures = [], []
     for pattern in selection.patterns:
-        _bound(pattern, selection.params, Q, K, H, args.dim)
+        try:
+            _bound(pattern, selection.params, Q, K, H, args.dim)
+            chosen.append(pattern)
+        except CliError as e:
+            if len(selection.patterns) == 1:
+                raise
+            failures.append(e.message)
+    if not chosen:
+        raise CliError("\n".join(failures))
     module = selection.module()
     texts = [explain(pattern, selection.syntax_of(pattern), getattr(module, pattern.name),
                      Sizes(Q, K, H, args.dim, args.batch), selection.params, args.tile)
-             for pattern in selection.patterns]
+             for pattern in chosen]
     print(("\n\n" + "=" * 72 + "\n\n").join(texts))
-    return EXIT_OK
+    for message in failures:
+        _error(message)
+    return EXIT_USAGE if failures else EXIT_OK
 
 
 # ------------------------------------------------------------------ bench

@@ -242,6 +242,18 @@ def test_explain_every_pattern_and_errors(run, files):
     assert status == 1 and "error[E0601]" in err
 
 
+def test_explain_reports_a_pattern_these_sizes_do_not_fit_and_explains_the_rest(run, files):
+    path = files("req.attn", "pattern wide() {\n    require H >= 2\n    mask causal\n}\n"
+                             "pattern plain() { mask window(4) }\n")
+    status, out, err = run(["explain", path, "--q", 64])
+    assert status == 2 and "pattern plain()" in out and "pattern wide()" not in out
+    assert "pattern 'wide'" in err and "H >= 2" in err and "--heads" in err and no_traceback(out, err)
+    status, out, err = run(["explain", path, "--q", 64, "--heads", 2])
+    assert status == 0 and "pattern wide()" in out and "pattern plain()" in out
+    status, out, err = run(["explain", path, "--q", 64, "--pattern", "wide"])
+    assert status == 2 and out == "" and "H >= 2" in err
+
+
 MASKS = ["full", "causal", "window(5)", "causal & window(9, 0)", "window(3, 7)", "prefix(9)", "global(4)",
          "block(8)", "causal | prefix(9)", "sink(3) | causal", "window(20) & causal & window(3, 9)"]
 
