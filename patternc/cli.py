@@ -302,12 +302,11 @@ def _bound(pattern, params: dict, Q: int, K: int, H: int, D: int | None = None) 
 
     try:
         return bind(pattern, params, Q, K, H, D)
-    except (TypeError, ValueError) as e:
-        message = str(e)
-        if "requirement" in message:
-            # the sizes came from the command's defaults more often than not: say how to set them
-            message += " (sizes: --q, --k, --heads" + (", --dim" if D is not None else "") + "; params: --param NAME=VALUE)"
-        raise CliError(message) from None
+    except TypeError as e:  # an unknown, missing or mistyped param
+        raise CliError(str(e)) from None
+    except ValueError as e:  # a value of a size or param (a failed requirement): say which flags set them
+        flags = "--q, --k, --heads" + (", --dim" if D is not None else "")
+        raise CliError(f"{e} (sizes: {flags}; params: --param NAME=VALUE)") from None
 
 
 # ------------------------------------------------------------------ show
