@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 CONSTEXPRS = ("HEAD_DIM", "HEAD_DIM_PAD", "BLOCK_M", "BLOCK_N", "IEEE_DOT", "DILATION", "FULL_RANGES",
-              "PARTIAL_RANGES", "MASK_FREE", "ACCUMULATE")
+              "PARTIAL_RANGES", "MASK_FREE", "ACCUMULATE", "HAS_DLSE")
 TENSOR_ARGS = ("q_ptr", "k_ptr", "v_ptr", "out_ptr", "do_ptr", "dq_ptr", "dk_ptr", "dv_ptr")
-FLOAT_ARGS = ("lse_ptr", "lse2_ptr", "delta_ptr", "piece_out_ptr", "piece_lse_ptr", "piece_dq_ptr", "piece_dk_ptr",
-              "piece_dv_ptr")
+FLOAT_ARGS = ("lse_ptr", "dlse_ptr", "lse2_ptr", "delta_ptr", "piece_out_ptr", "piece_lse_ptr", "piece_dq_ptr",
+              "piece_dk_ptr", "piece_dv_ptr")
 
 
 def signature(kernel, dtype: str = "bf16") -> dict:
@@ -46,7 +46,7 @@ def compile_kernel(kernel, *, head_dim=128, block_m=128, block_n=128, dtype="bf1
     pad = max(16, triton.next_power_of_2(head_dim))
     values = {"HEAD_DIM": head_dim, "HEAD_DIM_PAD": pad, "BLOCK_M": block_m, "BLOCK_N": block_n,
               "IEEE_DOT": dtype == "fp32", "DILATION": dilation, "FULL_RANGES": ranges, "PARTIAL_RANGES": ranges,
-              "MASK_FREE": mask_free, "ACCUMULATE": accumulate}
+              "MASK_FREE": mask_free, "ACCUMULATE": accumulate, "HAS_DLSE": True}
     names = kernel.arg_names
     constexprs = {(names.index(n),): v for n, v in values.items() if n in names}
     source = ASTSource(fn=kernel, signature=signature(kernel, dtype), constexprs=constexprs)

@@ -1,0 +1,138 @@
+"""The generated modules' launch path (_launch / _Launcher): the first launch
+of each specialisation goes through Triton, later ones call the kept compiled
+kernel directly, and anything Triton would specialise differently (an int's
+value, a tensor's dtype or alignment, a constexpr) goes through Triton again.
+A GPU is not needed: a stand-in kernel records what the launcher does."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is imported
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import patternc  # noqa: E402
+
+SOURCE = "pattern causal_case() { mask causal }"
+
+
+@pytest.fixture(scope="module")
+def module():
+    return patternc.load_source(SOURCE, "<launch>", stem="launch_test")
+
+
+class FakeCompiled:
+    def __init__(self, log):
+        self.log = log
+        self.function, self.packed_metadata = "function", "metadata"
+
+    def run(self, *launch):
+        self.log.append(("direct",) + launch)
+
+
+class FakeKernel:
+    """Stands for a JITFunction: kernel[grid](*args, **constants) logs a
+    Triton launch; its binder returns the arguments then the constexprs."""
+
+    def __init__(self, constexpr_names=("BLOCK",)):
+        self.log = []
+        self.constexpr_names = constexpr_names
+
+        def binder(*args, **constants):
+            bound = {f"a{i}": a for i, a in enumerate(args)}
+            bound.update({name: constants[name] for name in constexpr_names})
+            return bound, None, None
+        self.device_caches = {0: ({}, {}, None, None, binder)}
+
+    def __getitem__(self, grid):
+        def launch(*args, **constants):
+            self.log.append(("triton", grid, args, constants))
+            return FakeCompiled(self.log)
+        return launch
+
+
+class FakeDriver:
+    class active:
+        @staticmethod
+        def get_current_device():
+            return 0
+
+        @staticmethod
+        def get_current_stream(device):
+            return 1234
+
+
+@pytest.fixture
+def launcher(module, monkeypatch):
+    monkeypatch.setattr(module, "_driver", FakeDriver)
+    kernel = FakeKernel()
+    return kernel, module._Launcher(kernel)
+
+
+def test_first_launch_through_triton_then_direct(launcher):
+    kernel, launch = launcher
+    x = torch.zeros(64)
+    launch[(3,)](x, 5, 0.5, BLOCK=16, num_warps=4)
+    launch[(7, 2)](x, 5, 0.25, BLOCK=16, num_warps=4)
+    assert [entry[0] for entry in kernel.log] == ["triton", "direct"]
+    # grid, stream, function, metadata, no launch metadata or hooks, the args, then the constexprs
+    assert kernel.log[1][1:] == (7, 2, 1, 1234, "function", "metadata", None, None, None, x, 5, 0.25, 16)
+
+
+@pytest.mark.parametrize("change", ["int value", "dtype", "alignment", "constexpr", "option"])
+def test_a_new_specialisation_goes_through_triton(launcher, change):
+    kernel, launch = launcher
+    x = torch.zeros(64)
+    launch[(3,)](x, 32, BLOCK=16, num_warps=4)
+    args, constants = [x, 32], dict(BLOCK=16, num_warps=4)
+    if change == "int value":
+        args[1] = 33  # Triton specialises ints on divisibility by 16
+    elif change == "dtype":
+        args[0] = torch.zeros(64, dtype=torch.float64)
+    elif change == "alignment":
+        args[0] = x[1:]  # 4 bytes past a 16-byte boundary
+    elif change == "constexpr":
+        constants["BLOCK"] = 32
+    else:
+        constants["num_warps"] = 8
+    launch[(3,)](*args, **constants)
+    launch[(3,)](*args, **constants)
+    assert [entry[0] for entry in kernel.log] == ["triton", "triton", "direct"]
+
+
+def test_unhashable_arguments_and_hooks_take_triton_path(launcher, monkeypatch):
+    import triton
+
+    kernel, launch = launcher
+    for _ in range(2):
+        launch[(1,)]([1, 2], BLOCK=16)  # a list: no key, Triton's path every time
+    assert [entry[0] for entry in kernel.log] == ["triton", "triton"]
+    launch[(1,)](7, BLOCK=16)
+    hook = triton.knobs.runtime.launch_enter_hook
+    monkeypatch.setattr(hook, "calls", [lambda metadata: None])
+    launch[(1,)](7, BLOCK=16)  # a profiler's hook must see the launch
+    monkeypatch.setattr(hook, "calls", [])
+    launch[(1,)](7, BLOCK=16)
+    assert [entry[0] for entry in kernel.log] == ["triton"] * 4 + ["direct"]
+
+
+def test_unexpected_internals_fall_back_for_good(launcher):
+    kernel, launch = launcher
+    kernel.device_caches = {}  # not this Triton's layout
+    for _ in range(3):
+        launch[(1,)](7, BLOCK=16)
+    assert [entry[0] for entry in kernel.log] == ["triton"] * 3
+
+
+def test_interpreter_and_switch_use_triton_itself(module, monkeypatch):
+    kernel = FakeKernel()
+    assert module._launch(kernel) is kernel  # TRITON_INTERPRET=1 in these tests
+    monkeypatch.setattr(module, "_on_interpreter", lambda: False)
+    monkeypatch.setenv("PATTERNC_LAUNCH", "triton")
+    other = FakeKernel()
+    assert module._launch(other) is other
+    monkeypatch.delenv("PATTERNC_LAUNCH")
+    third = FakeKernel()
+    assert isinstance(module._launch(third), module._Launcher)
+    assert module._launch(third) is module._launch(third)  # one launcher per kernel
