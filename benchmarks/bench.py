@@ -123,11 +123,17 @@ def main(argv=None):
                     row = {"case": case.name, "N": N, "D": D, "error": f"{type(e).__name__}: {e}"[:500]}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+                write_results(rows, args.out, args.tag, quiet=True)  # an interrupted run keeps its rows
+    write_results(rows, args.out, args.tag)
+
+
+def write_results(rows, out_dir, tag, quiet=False):
+    """The JSON rows and the markdown table, named by date and tag."""
     meta = {"date": datetime.date.today().isoformat(), "device": torch.cuda.get_device_name(),
             "torch": torch.__version__, "triton": triton.__version__, "patternc": patternc.__version__,
-            "python": platform.python_version(), "B": B, "H": H, "dtype": "bfloat16"}
-    out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
-    stem = f"bench_{meta['date']}{args.tag}"
+            "python": platform.python_version(), "B": 1, "H": 16, "dtype": "bfloat16"}
+    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    stem = f"bench_{meta['date']}{tag}"
     (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [f"# Forward, {meta['device']}, {meta['date']} (torch {meta['torch']}, triton {meta['triton']})", "",
              "Ratios are FlexAttention time / patternc time (above 1: patternc is faster); TFLOP/s count "
@@ -141,7 +147,8 @@ def main(argv=None):
             lines.append(f"| {r['case']} | {r['N']} | {r['D']} | {r['density']:.4f} | {r['patternc_tflops']:.0f} | "
                          f"{r['flex_tflops']:.0f} | {r['ratio_fwd']:.2f} | {r.get('ratio_fwdbwd', float('nan')):.2f} |")
     (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    if not quiet:
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
