@@ -105,7 +105,10 @@ def main(argv=None):
     # recompiling and FlexAttention silently falls back to its dense eager path
     torch._dynamo.config.cache_size_limit = 1024
     torch._dynamo.config.accumulated_cache_size_limit = 4096
-    flex = torch.compile(flex_attention)
+    # static shapes: once a second N is compiled, automatic dynamic shapes recompile
+    # FlexAttention for symbolic sizes, and those kernels ran 1.05-1.5x slower forward,
+    # 1.2-1.6x forward+backward (H100, N=32768 after 8192): not a fair comparison
+    flex = torch.compile(flex_attention, dynamic=False)
     B, H, dtype = 1, 16, torch.bfloat16
     rows = []
     for D in args.d:

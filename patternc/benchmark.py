@@ -63,7 +63,10 @@ def compare(function, params: dict, mask, N: int, D: int, B: int = 1, H: int = 1
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
-    flex = torch.compile(flex_attention)
+    # static shapes: once a second N is compiled, automatic dynamic shapes recompile
+    # FlexAttention for symbolic sizes, and those kernels ran 1.05-1.5x slower forward,
+    # 1.2-1.6x forward+backward (H100, N=32768 after 8192): not a fair comparison
+    flex = torch.compile(flex_attention, dynamic=False)
     device = torch.device("cuda")
     extra = extra or {}
     q, k, v = (torch.randn(B, H, N, D, device=device, dtype=dtype) for _ in range(3))
