@@ -127,12 +127,71 @@ def test_unexpected_internals_fall_back_for_good(launcher):
 
 def test_interpreter_and_switch_use_triton_itself(module, monkeypatch):
     kernel = FakeKernel()
-    assert module._launch(kernel) is kernel  # TRITON_INTERPRET=1 in these tests
+    assert module._launch(kernel) is kernel  # TRITON_INTERPRET=1 in these tests: the CPU, no devices
     monkeypatch.setattr(module, "_on_interpreter", lambda: False)
+    monkeypatch.setattr(module, "_driver", FakeDriver)
     monkeypatch.setenv("PATTERNC_LAUNCH", "triton")
     other = FakeKernel()
-    assert module._launch(other) is other
+    for _ in range(2):
+        module._launch(other)[(1,)](7, BLOCK=16)
+    assert [entry[0] for entry in other.log] == ["triton", "triton"]
     monkeypatch.delenv("PATTERNC_LAUNCH")
     third = FakeKernel()
-    assert isinstance(module._launch(third), module._Launcher)
+    for _ in range(2):
+        module._launch(third)[(1,)](7, BLOCK=16)
+    assert [entry[0] for entry in third.log] == ["triton", "direct"]
     assert module._launch(third) is module._launch(third)  # one launcher per kernel
+
+
+class OnSecondDevice(torch.Tensor):
+    """A tensor that says it lives on CUDA device 1."""
+
+    def get_device(self):
+        return 1
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_launches_on_the_device_of_the_tensors(module, monkeypatch, direct):
+    """Triton launches on the current device: with the call's tensors on
+    another one, the launcher makes theirs current around the launch."""
+    current = {"device": 0}
+    seen = []
+
+    class Driver:
+        class active:
+            @staticmethod
+            def get_current_device():
+                return current["device"]
+
+            @staticmethod
+            def get_current_stream(device):
+                return 1000 + device
+
+    class Switch:
+        def __init__(self, device):
+            self.device = device
+
+        def __enter__(self):
+            self.before, current["device"] = current["device"], self.device
+
+        def __exit__(self, *exc):
+            current["device"] = self.before
+
+    kernel = FakeKernel()
+    kernel.device_caches[1] = kernel.device_caches[0]  # Triton keeps one binder per device
+    real_getitem = kernel.__getitem__
+    monkeypatch.setattr(module, "_driver", Driver)
+    monkeypatch.setattr(module.torch.cuda, "device", Switch)
+    monkeypatch.setattr(FakeKernel, "__getitem__",
+                        lambda self, grid: (seen.append(current["device"]), real_getitem(grid))[1])
+    launch = module._Launcher(kernel, direct)
+    x = torch.zeros(64).as_subclass(OnSecondDevice)
+    launch[(1,)](x, 3, BLOCK=16)
+    launch[(1,)](x, 3, BLOCK=16)
+    launch[(1,)](torch.zeros(64), 3, BLOCK=16)  # a CPU tensor (-1): no switch
+    assert current["device"] == 0  # restored
+    if direct:
+        assert seen == [1, 0]  # Triton's path for the first launch of each key
+        assert kernel.log[1][:5] == ("direct", 1, 1, 1, 1001)  # the second: device 1's stream
+    else:
+        assert seen == [1, 1, 0]
