@@ -345,7 +345,7 @@ def compiled_depth(root) -> int:
     """How deep the generated code nests for this tree (call on trees of at most
     MAX_NODES nodes). Inside k enclosing blocks(b) an index stands for k floor
     divisions, Q, K (and a random draw, which reads K) for k ceiling divisions of
-    3 levels each; global([...]) is a chain of one `or` per position."""
+    3 levels each; global([...]) is a balanced tree of `or`s over its positions."""
     best, stack = 0, [(root, 1, 0, 0)]
     while stack:
         node, depth, blocks, extra = stack.pop()
@@ -354,7 +354,7 @@ def compiled_depth(root) -> int:
         elif (isinstance(node, ir.Var) and node.name in ("Q", "K")) or isinstance(node, ir.Random):
             depth += 3 * blocks + extra
         elif isinstance(node, ir.GlobalList):
-            depth += len(node.positions)
+            depth += (len(node.positions) - 1).bit_length() + 1
         best = max(best, depth)
         for kid in ir.children(node):
             if isinstance(node, ir.BlockMap) and kid is node.body:

@@ -201,11 +201,12 @@ def desugar(e):
     if isinstance(e, ir.GlobalList):
         if not e.positions:
             return ir.Empty()
-        hit = None
-        for t in e.positions:
-            term = ir.Or(C("==", p, t), C("==", j, t))
-            hit = term if hit is None else ir.Or(hit, term)
-        return hit
+        # a balanced tree of `or`s: the generated code nests log2(n) deep, where
+        # a chain would nest n deep (Python's parser stops at ~200 levels)
+        terms = [ir.Or(C("==", p, t), C("==", j, t)) for t in e.positions]
+        while len(terms) > 1:
+            terms = [ir.Or(*terms[i:i + 2]) if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+        return terms[0]
     if isinstance(e, ir.KeyPrefix):
         return C("<", j, e.count)
     raise NotImplementedError(f"{type(e).__name__} has no token-level predicate here")

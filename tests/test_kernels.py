@@ -219,3 +219,13 @@ def test_generated_value_trees_equal_lower_to_tree_on_random_patterns(case, Q, K
     env = bind(pattern, {}, Q, K, H)
     for group in pattern.groups:
         assert eval(python_tree(group.mask), {"env": env}) == to_tree(group.mask, env)  # noqa: S307
+
+
+def test_a_long_global_list_compiles_and_matches_dense_attention():
+    """global([...]) is a balanced tree of `or`s in the kernels: 200 positions
+    (a chain nested 200 deep, refused as E0507 before) compile, and the listed
+    rows and columns, scattered over every tile, come out exactly."""
+    positions = ", ".join(str(t) for t in range(1, 400, 2))
+    source = f"pattern listed() {{ mask window(2) | global([{positions}]) }}"
+    run_and_compare(source, H=2, Q=45, K=45)
+    run_backward_and_compare(source, H=2, Q=45, K=45)
