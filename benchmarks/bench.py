@@ -91,6 +91,9 @@ def run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms, backward
     return row
 
 
+BATCH, HEADS = 1, 16  # the issue's shape: B=1, H=16 (bf16)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, nargs="+", default=[8192, 32768])
@@ -109,7 +112,7 @@ def main(argv=None):
     # FlexAttention for symbolic sizes, and those kernels ran 1.05-1.5x slower forward,
     # 1.2-1.6x forward+backward (H100, N=32768 after 8192): not a fair comparison
     flex = torch.compile(flex_attention, dynamic=False)
-    B, H, dtype = 1, 16, torch.bfloat16
+    B, H, dtype = BATCH, HEADS, torch.bfloat16
     rows = []
     for D in args.d:
         for N in args.n:
@@ -134,7 +137,7 @@ def write_results(rows, out_dir, tag, quiet=False):
     """The JSON rows and the markdown table, named by date and tag."""
     meta = {"date": datetime.date.today().isoformat(), "device": torch.cuda.get_device_name(),
             "torch": torch.__version__, "triton": triton.__version__, "patternc": patternc.__version__,
-            "python": platform.python_version(), "B": 1, "H": 16, "dtype": "bfloat16"}
+            "python": platform.python_version(), "B": BATCH, "H": HEADS, "dtype": "bfloat16"}
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     stem = f"bench_{meta['date']}{tag}"
     (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
