@@ -7,10 +7,11 @@ from __future__ import annotations
 import re
 
 CONSTEXPRS = ("HEAD_DIM", "HEAD_DIM_PAD", "BLOCK_M", "BLOCK_N", "IEEE_DOT", "DILATION", "FULL_RANGES",
-              "PARTIAL_RANGES", "MASK_FREE", "ACCUMULATE", "HAS_DLSE")
-TENSOR_ARGS = ("q_ptr", "k_ptr", "v_ptr", "out_ptr", "do_ptr", "dq_ptr", "dk_ptr", "dv_ptr")
+              "PARTIAL_RANGES", "MASK_FREE", "ACCUMULATE", "HAS_DLSE", "SAME_BUCKET")
+TENSOR_ARGS = ("q_ptr", "k_ptr", "v_ptr", "out_ptr", "do_ptr", "dq_ptr", "dk_ptr", "dv_ptr", "q_rows_ptr",
+               "k_rows_ptr", "v_rows_ptr", "do_rows_ptr")
 FLOAT_ARGS = ("lse_ptr", "dlse_ptr", "lse2_ptr", "delta_ptr", "piece_out_ptr", "piece_lse_ptr", "piece_dq_ptr",
-              "piece_dk_ptr", "piece_dv_ptr")
+              "piece_dk_ptr", "piece_dv_ptr", "lse2_rows_ptr", "delta_rows_ptr")
 
 
 def signature(kernel, dtype: str = "bf16") -> dict:
@@ -37,7 +38,7 @@ def signature(kernel, dtype: str = "bf16") -> dict:
 
 
 def compile_kernel(kernel, *, head_dim=128, block_m=128, block_n=128, dtype="bf16", num_warps=8, num_stages=3,
-                   arch=90, dilation=1, ranges=False, mask_free=True, accumulate=True):
+                   arch=90, dilation=1, ranges=False, mask_free=True, accumulate=True, same_bucket=None):
     """Compile one generated forward kernel for CUDA sm_`arch`; returns triton's CompiledKernel."""
     import triton
     from triton.backends.compiler import GPUTarget
@@ -46,7 +47,8 @@ def compile_kernel(kernel, *, head_dim=128, block_m=128, block_n=128, dtype="bf1
     pad = max(16, triton.next_power_of_2(head_dim))
     values = {"HEAD_DIM": head_dim, "HEAD_DIM_PAD": pad, "BLOCK_M": block_m, "BLOCK_N": block_n,
               "IEEE_DOT": dtype == "fp32", "DILATION": dilation, "FULL_RANGES": ranges, "PARTIAL_RANGES": ranges,
-              "MASK_FREE": mask_free, "ACCUMULATE": accumulate, "HAS_DLSE": True}
+              "MASK_FREE": mask_free, "ACCUMULATE": accumulate, "HAS_DLSE": True,
+              "SAME_BUCKET": mask_free if same_bucket is None else same_bucket}
     names = kernel.arg_names
     constexprs = {(names.index(n),): v for n, v in values.items() if n in names}
     source = ASTSource(fn=kernel, signature=signature(kernel, dtype), constexprs=constexprs)
@@ -61,24 +63,31 @@ KERNELS = (
     ("backward_dkdv", dict(block_m=64, block_n=64, num_warps=4, num_stages=2)),
 )
 # Patterns of the form `buckets & rest` run these instead (bucket order).
-SORTED_KERNELS = tuple((f"sorted_{name}", tiles) for name, tiles in KERNELS)
+SORTED_KERNELS = (
+    ("sorted_forward", dict(block_m=64, block_n=64, num_warps=4, num_stages=3)),
+    ("sorted_backward_dq", dict(block_m=64, block_n=64, num_warps=4, num_stages=2)),
+    ("sorted_backward_dkdv", dict(block_m=32, block_n=64, num_warps=4, num_stages=3)),
+)
 
 
 def compile_helpers(module) -> list[str]:
-    """The generated module's shared kernels (backward preparation, per-call
-    segment plans), compiled for sm_90 like the pattern kernels."""
+    """The generated module's shared kernels (per-call segment plans, LSH
+    hashing and sorting, merges of split rows), compiled for sm_90 like the
+    pattern kernels."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
     helpers = {
-        "_backward_prepare": ({"out_ptr": "*bf16", "dout_ptr": "*bf16"}, {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128,
-                                                                          "BLOCK": 64, "HAS_DLSE": True}),
         "_segment_plan": ({"segments_ptr": "*i64", "base_ptr": "*i8", "anded_ptr": "*i8"},
                           {"BLOCK_M": 128, "BLOCK_N": 128, "TRANSPOSED": True, "CHUNK": 16}),
         "_lsh_hash": ({"q_ptr": "*bf16", "k_ptr": "*bf16", "rot_ptr": "*fp32"},
-                      {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "CHUNK": 16, "BLOCK": 64}),
-        "_bucket_place": ({}, {"CHUNK": 64, "BLOCK": 64}),
+                      {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "CHUNK": 16, "BLOCK": 64, "BY_COLUMN": True}),
+        "_lsh_hash[dots]": ({"q_ptr": "*bf16", "k_ptr": "*bf16", "rot_ptr": "*fp32"},
+                            {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "CHUNK": 16, "BLOCK": 64, "BY_COLUMN": False}),
+        "_bucket_place": ({"k_ptr": "*bf16", "v_ptr": "*bf16", "k_sorted_rows_ptr": "*bf16",
+                           "v_sorted_rows_ptr": "*bf16"},
+                          {"CHUNK": 64, "BLOCK": 64, "HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "COPY_KV": True}),
         "_merge_pieces": ({"dest_ptr": "*bf16", "lse_ptr": "*fp32", "piece_ptr": "*fp32", "piece_lse_ptr": "*fp32",
                            "scale": "fp32"},
                           {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "BLOCK": 64, "DILATION": 1, "KEYS": False,
@@ -86,7 +95,7 @@ def compile_helpers(module) -> list[str]:
     }
     lines = []
     for name, (pointers, constants) in helpers.items():
-        kernel = getattr(module, name)
+        kernel = getattr(module, name.partition("[")[0])
         signature = {}
         for arg in kernel.arg_names:
             if arg in constants:
@@ -94,8 +103,7 @@ def compile_helpers(module) -> list[str]:
             elif arg in pointers:
                 signature[arg] = pointers[arg]
             else:
-                signature[arg] = "*fp32" if arg.endswith("_ptr") and name == "_backward_prepare" else (
-                    "*i32" if arg.endswith("_ptr") else "i32")
+                signature[arg] = "*i32" if arg.endswith("_ptr") else "i32"
         constexprs = {(kernel.arg_names.index(k),): v for k, v in constants.items()}
         triton.compile(ASTSource(fn=kernel, signature=signature, constexprs=constexprs),
                        target=GPUTarget("cuda", 90, 32))
@@ -119,13 +127,17 @@ def compile_files(paths, *, head_dims=(128,), dtype="bf16") -> list[str]:
             lines += compile_helpers(module)
         for p in patterns:
             kernels = SORTED_KERNELS if hasattr(module, f"{p.name}__sorted_forward") else KERNELS
+            # bucket-order kernels: both forms of their mask (one round of `buckets` alone, and any other)
+            variants = ((False, " [general mask]"), (True, " [same bucket]")) if kernels is SORTED_KERNELS else (
+                (None, ""),)
             for d in head_dims:
                 for kernel, tiles in kernels:
-                    compiled = compile_kernel(getattr(module, f"{p.name}__{kernel}"), head_dim=d, dtype=dtype,
-                                              **tiles)
-                    ptx = compiled.asm["ptx"]
-                    lines.append(f"{path}:{p.name}: {kernel} D={d} sm_90 ok, shared {compiled.metadata.shared} "
-                                 f"bytes, wgmma {'yes' if 'wgmma' in ptx else 'NO'}")
+                    for same_bucket, label in variants:
+                        compiled = compile_kernel(getattr(module, f"{p.name}__{kernel}"), head_dim=d, dtype=dtype,
+                                                  same_bucket=same_bucket, **tiles)
+                        ptx = compiled.asm["ptx"]
+                        lines.append(f"{path}:{p.name}: {kernel}{label} D={d} sm_90 ok, shared "
+                                     f"{compiled.metadata.shared} bytes, wgmma {'yes' if 'wgmma' in ptx else 'NO'}")
     return lines
 
 
