@@ -144,7 +144,15 @@ def test_counting_sort_matches_a_stable_sort(n):
     q, k = torch.randn(1, 2, 333, 16, generator=gen), torch.randn(1, 2, 65, 16, generator=gen)
     rotations = blockrt.make_rotations(2, 16, n, 0)
     query, key, counts = module._lsh_hashes(q, k, rotations)
-    tables = module._bucket_tables(query, key, counts, n)
+    v = torch.randn(1, 2, 65, 16, generator=gen).transpose(2, 3).contiguous().transpose(2, 3)  # any strides
+    tables = module._bucket_tables(query, key, counts, n, k, v)
+    # the keys and values copied into each round's bucket order
+    order = tables["k_order"].long().view(2, 1, 2, 65)
+    for name, x in (("k_rows", k), ("v_rows", v)):
+        assert tables[name].shape == (2, 1, 2, 65, 16)
+        for r in range(2):
+            want = torch.gather(x, 2, order[r][..., None].expand(-1, -1, -1, 16))
+            assert torch.equal(tables[name][r], want)
     for side, hashes in (("q", query), ("k", key)):
         rows = hashes.reshape(-1, hashes.shape[-1]).long()
         values, order = torch.sort(rows, dim=-1, stable=True)
