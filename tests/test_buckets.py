@@ -101,6 +101,16 @@ def test_one_bucket_tiles_skip_the_mask():
     compare("pattern lsh() { mask buckets(4) }", 1, 2, 2, 160, 160, 16, 3)
 
 
+@pytest.mark.parametrize("modifier", ["", "; score alibi, softcap(2.5)"])
+def test_one_round_of_buckets_alone_compares_sorted_buckets(modifier):
+    # one round of `buckets` alone: the kernels test equal sorted bucket ids
+    # (SAME_BUCKET), reading positions only for the modifiers; grouped heads,
+    # Q != K, sizes past the counting sort's block, tiles of 32 rows
+    source = f"pattern lsh() {{ mask buckets(6){modifier} }}"
+    assert "SAME_BUCKET=True and rounds == 1" in patternc.compile_source(source)
+    compare(source, 2, 4, 2, 150, 131, 16, 5, "32x32")
+
+
 def test_rotations_default_to_the_seeded_draw_and_can_be_passed():
     source = "pattern lsh(n: int = 6) { mask buckets(n, rounds=2, seed=7) }"
     module, _, fn = load(source)
