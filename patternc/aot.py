@@ -87,7 +87,7 @@ def compile_helpers(module) -> list[str]:
                             {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "CHUNK": 16, "BLOCK": 64, "BY_COLUMN": False}),
         "_bucket_place": ({"k_ptr": "*bf16", "v_ptr": "*bf16", "k_sorted_rows_ptr": "*bf16",
                            "v_sorted_rows_ptr": "*bf16"},
-                          {"CHUNK": 64, "BLOCK": 64, "HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "COPY_KV": True}),
+                          {"CHUNK": 64, "BLOCK": 64, "HEAD_DIM": 128, "HEAD_DIM_PAD": 128}),
         "_merge_pieces": ({"dest_ptr": "*bf16", "lse_ptr": "*fp32", "piece_ptr": "*fp32", "piece_lse_ptr": "*fp32",
                            "scale": "fp32"},
                           {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "BLOCK": 64, "DILATION": 1, "KEYS": False,

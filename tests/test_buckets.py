@@ -111,6 +111,22 @@ def test_one_round_of_buckets_alone_compares_sorted_buckets(modifier):
     compare(source, 2, 4, 2, 150, 131, 16, 5, "32x32")
 
 
+def test_strided_inputs_give_the_contiguous_results():
+    # q, k, v as views of (B, N, H, D) tensors: the bucket-order copies and
+    # the gradients' layouts must not assume contiguous inputs
+    _, _, fn = load("pattern lsh() { mask buckets(4, rounds=2) & causal }")
+    gen = torch.Generator().manual_seed(6)
+    q, k, v = (torch.randn(1, 70, 2, 16, generator=gen) for _ in range(3))
+    strided = [t.transpose(1, 2).requires_grad_() for t in (q.clone(), k.clone(), v.clone())]
+    dense = [t.transpose(1, 2).contiguous().requires_grad_() for t in (q, k, v)]
+    assert not strided[1].is_contiguous()
+    d_out = torch.randn(1, 2, 70, 16, generator=gen)
+    outs = [fn(*inputs) for inputs in (strided, dense)]
+    torch.testing.assert_close(outs[0], outs[1], atol=0, rtol=0)
+    for a, b in zip(torch.autograd.grad(outs[0], strided, d_out), torch.autograd.grad(outs[1], dense, d_out)):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
 def test_rotations_default_to_the_seeded_draw_and_can_be_passed():
     source = "pattern lsh(n: int = 6) { mask buckets(n, rounds=2, seed=7) }"
     module, _, fn = load(source)
