@@ -68,7 +68,9 @@ def compare(function, params: dict, mask, N: int, D: int, B: int = 1, H: int = 1
     # 1.2-1.6x forward+backward (H100, N=32768 after 8192): not a fair comparison
     flex = torch.compile(flex_attention, dynamic=False)
     device = torch.device("cuda")
-    extra = extra or {}
+    extra = dict(extra or {})
+    if "segments" in extra and hasattr(function, "segments"):  # captured once, like the block mask below
+        extra["segments"] = function.segments(extra["segments"])
     q, k, v = (torch.randn(B, H, N, D, device=device, dtype=dtype) for _ in range(3))
     if callable(mask):
         mask = mask(q, k)

@@ -32,6 +32,7 @@ class PatternAttention(nn.Module):
     with H % H_kv == 0 (grouped-query attention), in float16, bfloat16 or float32
     on a CUDA device (or the CPU with TRITON_INTERPRET=1 set before import), and
     returns (B, H, Q, D) in q's dtype. `segments` (B, K) integer document ids
+    (or `module.function.segments(ids)`, captured once for many calls)
     are required by patterns that read `segments` and refused by the others;
     `rotations` (rounds, D, n/2) replace the seeded draw of `buckets` patterns.
     Queries align bottom-right: query row i sits at position i + K - Q.

@@ -187,6 +187,8 @@ def _wrapper(function, forward_op, specs, tensors):
             raise TypeError(f"{pattern}() takes no segments: its mask does not read `segments`")
         if "rotations" not in tensors and rotations is not None:
             raise TypeError(f"{pattern}() takes no rotations: its mask does not use `buckets`")
+        if getattr(segments, "_patternc_segments", False):
+            segments = segments.ids  # an op takes tensors: its tables are built per call here
         given = {"segments": segments, "rotations": rotations}
         out, lse = forward_op(q, k, v, scale, *values, *(given[t] for t in tensors))
         return (out, lse) if return_lse else out

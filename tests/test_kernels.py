@@ -184,6 +184,46 @@ def test_segments_forward_and_gradients(ids, Q, K):
         torch.testing.assert_close(a.double(), b, atol=2e-4, rtol=2e-4, msg=lambda m: f"d{name}: {m}")
 
 
+def test_captured_segments_build_their_tables_once_and_keep_a_copy():
+    """NAME.segments(ids): the same results and gradients as the ids themselves;
+    the plan kernel runs on the first call of each tiling only; later changes to
+    the ids do not reach the capture."""
+    module = patternc.load_source("pattern pat() { mask segments & causal }", "<test>", stem="t")
+    gen = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 2, 70, 16, generator=gen) for _ in range(3))
+    ids = torch.sort(torch.randint(0, 4, (2, 70), generator=gen)).values.to(torch.int32)
+    captured = module.pat.segments(ids)
+    builds = []
+    original = module._with_segments
+    module._with_segments = lambda *a, **kw: builds.append(kw or a[-1]) or original(*a, **kw)
+    os.environ["PATTERNC_TILE"] = "16x16"
+    try:
+        direct = [t.clone().requires_grad_() for t in (q, k, v)]
+        want_out = module.pat(*direct, segments=ids)
+        want = torch.autograd.grad(want_out.sum(), direct)
+        assert len(builds) == 2  # forward (dQ shares it) and dK/dV's transposed one, every call
+        builds.clear()
+        ids[:, :35] = 7  # not seen by the capture
+        for _ in range(2):
+            inputs = [t.clone().requires_grad_() for t in (q, k, v)]
+            out = module.pat(*inputs, segments=captured)
+            got = torch.autograd.grad(out.sum(), inputs)
+            torch.testing.assert_close(out, want_out.detach(), atol=0, rtol=0)
+            for a, b in zip(got, want):
+                torch.testing.assert_close(a, b, atol=0, rtol=0)
+        assert len(builds) == 2  # the same two, on the first call only
+    finally:
+        del os.environ["PATTERNC_TILE"]
+        module._with_segments = original
+    assert not torch.equal(module.pat(q, k, v, segments=ids), want_out.detach())
+    torch.testing.assert_close(module.pat.mask(70, 70, segments=captured),
+                               module.pat.mask(70, 70, segments=captured.ids.clone()))
+    with pytest.raises(ValueError, match=r"segments must have shape \(2, 70\), got \(2, 69\)"):
+        module.pat(q, k, v, segments=module.pat.segments(captured.ids[:, 1:]))
+    with pytest.raises(TypeError, match="integer dtype"):
+        module.pat.segments(torch.zeros(2, 70))
+
+
 def test_nested_blocks_whose_size_reads_the_enclosing_block_count():
     # inside blocks(4), K is the number of 4-blocks: the inner size is K // 3 of those
     run_and_compare("pattern pat() { mask blocks(4) { blocks(max(K // 3, 1)) { causal } | window(1) } }", 2, 45, 61)

@@ -139,6 +139,9 @@ def test_segments_through_the_op_and_the_module():
     direct = attn.function(q, k, v, segments=segments)
     torch.testing.assert_close(attn(q, k, v, segments=segments), direct)
     torch.testing.assert_close(attn.attention(q, k, v, segments=segments), direct)
+    captured = attn.function.segments(segments)  # the op takes its ids; the module passes it on
+    torch.testing.assert_close(attn.attention(q, k, v, segments=captured), direct)
+    torch.testing.assert_close(attn(q, k, v, segments=captured), direct)
     with pytest.raises(TypeError, match="needs segments="):
         attn.attention(q, k, v)
     torch._dynamo.reset()
