@@ -69,6 +69,16 @@ SORTED_KERNELS = (
     ("sorted_backward_dkdv", dict(block_m=32, block_n=64, num_warps=4, num_stages=3)),
 )
 
+# Kernels compiled in more than one form: label -> compile_kernel arguments over the tiles above.
+_FORMS = {
+    # long rows (dense, causal, prefix-LM at D = 128) run the backward on larger tiles
+    "backward_dq": {"": {}, " [long rows]": dict(block_m=128, block_n=64, num_warps=8, num_stages=3)},
+    "backward_dkdv": {"": {}, " [long rows]": dict(block_m=64, block_n=128, num_warps=8, num_stages=3)},
+    # bucket order: one round of `buckets` alone, and any other mask
+    **{name: {" [general mask]": dict(same_bucket=False), " [same bucket]": dict(same_bucket=True)}
+       for name, _ in SORTED_KERNELS},
+}
+
 
 def compile_helpers(module) -> list[str]:
     """The generated module's shared kernels (per-call segment plans, LSH
@@ -127,14 +137,11 @@ def compile_files(paths, *, head_dims=(128,), dtype="bf16") -> list[str]:
             lines += compile_helpers(module)
         for p in patterns:
             kernels = SORTED_KERNELS if hasattr(module, f"{p.name}__sorted_forward") else KERNELS
-            # bucket-order kernels: both forms of their mask (one round of `buckets` alone, and any other)
-            variants = ((False, " [general mask]"), (True, " [same bucket]")) if kernels is SORTED_KERNELS else (
-                (None, ""),)
             for d in head_dims:
                 for kernel, tiles in kernels:
-                    for same_bucket, label in variants:
+                    for label, form in _FORMS.get(kernel, {"": {}}).items():
                         compiled = compile_kernel(getattr(module, f"{p.name}__{kernel}"), head_dim=d, dtype=dtype,
-                                                  same_bucket=same_bucket, **tiles)
+                                                  **{**tiles, **form})
                         ptx = compiled.asm["ptx"]
                         lines.append(f"{path}:{p.name}: {kernel}{label} D={d} sm_90 ok, shared "
                                      f"{compiled.metadata.shared} bytes, wgmma {'yes' if 'wgmma' in ptx else 'NO'}")

@@ -230,6 +230,23 @@ def test_captured_segments_build_their_tables_once_and_keep_a_copy():
         module.pat.segments(torch.zeros(2, 70))
 
 
+def test_backward_tiles_follow_the_length_of_rows():
+    """Long rows (mean >= 32 key tiles of 64) take 128-row dQ / 128-key dK/dV
+    tiles on a GPU, short rows and unknown lengths (documents) the 64x64 ones."""
+    module = patternc.load_source("pattern c() { mask causal }\npattern w() { mask causal & window(1023, 0) }",
+                                  "<test>", stem="t")
+    causal = module._mean_row_tiles(module.c.block_plan(4096, 4096, block_m=64, block_n=64))
+    window = module._mean_row_tiles(module.w.block_plan(4096, 4096, block_m=64, block_n=64))
+    assert causal == pytest.approx(32.5) and window == pytest.approx(14.875)
+    gpu = torch.device("cuda")  # only its type is read: no GPU needed
+    choose = module._choose_backward_tiles
+    big, small = ((128, 64, 8, 3), (64, 128, 8, 3)), ((64, 64, 4, 2), (64, 64, 4, 2))
+    assert choose(128, torch.bfloat16, gpu, None, lambda: causal) == big
+    assert choose(128, torch.bfloat16, gpu, None, lambda: window) == small
+    assert choose(128, torch.bfloat16, gpu, None, None) == small
+    assert choose(64, torch.bfloat16, gpu, None, lambda: causal) == small  # measured at D = 128 only
+
+
 def test_nested_blocks_whose_size_reads_the_enclosing_block_count():
     # inside blocks(4), K is the number of 4-blocks: the inner size is K // 3 of those
     run_and_compare("pattern pat() { mask blocks(4) { blocks(max(K // 3, 1)) { causal } | window(1) } }", 2, 45, 61)
