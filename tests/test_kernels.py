@@ -193,6 +193,7 @@ def test_captured_segments_build_their_tables_once_and_keep_a_copy():
     q, k, v = (torch.randn(2, 2, 70, 16, generator=gen) for _ in range(3))
     ids = torch.sort(torch.randint(0, 4, (2, 70), generator=gen)).values.to(torch.int32)
     captured = module.pat.segments(ids)
+    assert repr(captured) == "Segments(pat: batch=2, keys=70, device=cpu)"
     builds = []
     original = module._with_segments
     module._with_segments = lambda *a, **kw: builds.append(kw or a[-1]) or original(*a, **kw)
