@@ -48,7 +48,7 @@ def compile_kernel(kernel, *, head_dim=128, block_m=128, block_n=128, dtype="bf1
     values = {"HEAD_DIM": head_dim, "HEAD_DIM_PAD": pad, "BLOCK_M": block_m, "BLOCK_N": block_n,
               "IEEE_DOT": dtype == "fp32", "DILATION": dilation, "FULL_RANGES": ranges, "PARTIAL_RANGES": ranges,
               "MASK_FREE": mask_free, "ACCUMULATE": accumulate, "HAS_DLSE": True,
-              "SAME_BUCKET": mask_free if same_bucket is None else same_bucket}
+              "SAME_BUCKET": mask_free if same_bucket is None else same_bucket, "FOLD_SCALE": block_m >= 128}
     names = kernel.arg_names
     constexprs = {(names.index(n),): v for n, v in values.items() if n in names}
     source = ASTSource(fn=kernel, signature=signature(kernel, dtype), constexprs=constexprs)
@@ -71,6 +71,8 @@ SORTED_KERNELS = (
 
 # Kernels compiled in more than one form: label -> compile_kernel arguments over the tiles above.
 _FORMS = {
+    # 128-row tiles fold the scale into the exponent; 64x64 (most sparse patterns) does not
+    "forward": {"": {}, " [64x64]": dict(block_m=64, block_n=64, num_warps=4, num_stages=3)},
     # long rows (dense, causal, prefix-LM at D = 128) run the backward on larger tiles
     "backward_dq": {"": {}, " [long rows]": dict(block_m=128, block_n=64, num_warps=8, num_stages=3)},
     "backward_dkdv": {"": {}, " [long rows]": dict(block_m=64, block_n=128, num_warps=8, num_stages=3)},
@@ -82,7 +84,7 @@ _FORMS = {
 
 def compile_helpers(module) -> list[str]:
     """The generated module's shared kernels (per-call segment plans, LSH
-    hashing and sorting, merges of split rows), compiled for sm_90 like the
+    hashing and sorting), compiled for sm_90 like the
     pattern kernels."""
     import triton
     from triton.backends.compiler import GPUTarget
@@ -98,10 +100,6 @@ def compile_helpers(module) -> list[str]:
         "_bucket_place": ({"k_ptr": "*bf16", "v_ptr": "*bf16", "k_sorted_rows_ptr": "*bf16",
                            "v_sorted_rows_ptr": "*bf16"},
                           {"CHUNK": 64, "BLOCK": 64, "HEAD_DIM": 128, "HEAD_DIM_PAD": 128}),
-        "_merge_pieces": ({"dest_ptr": "*bf16", "lse_ptr": "*fp32", "piece_ptr": "*fp32", "piece_lse_ptr": "*fp32",
-                           "scale": "fp32"},
-                          {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "BLOCK": 64, "DILATION": 1, "KEYS": False,
-                           "SOFTMAX": True}),
     }
     lines = []
     for name, (pointers, constants) in helpers.items():

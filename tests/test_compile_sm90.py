@@ -37,3 +37,4 @@ def test_examples_compile_for_sm90(tmp_path):
     assert any(":reformer: sorted_forward" in line for line in kernels), result.stdout  # bucket order
     assert any(":lsh_local: forward" in line for line in kernels), result.stdout
     assert any(":causal: backward_dkdv [long rows]" in line for line in kernels), result.stdout  # 64x128, 8 warps
+    assert any(":causal: forward [64x64]" in line for line in kernels), result.stdout  # scale not folded

@@ -92,6 +92,26 @@ def test_non_contiguous_inputs():
     torch.testing.assert_close(out.double(), ref, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("scale", [None, 0.3, -0.7])
+def test_128_row_tiles_fold_the_scale_unless_it_is_negative(scale):
+    # 128-row tiles take the row max of the raw scores and scale it after
+    # (FOLD_SCALE): right for scale > 0 only, so a negative scale takes the
+    # plain path; 150 rows: a full 128-row tile and a ragged one
+    source = "pattern pat() { mask causal | global(3) }"
+    module = patternc.load_source(source, "<test>", stem="t")
+    pattern = patternc.check_source(source)[0]
+    gen = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(1, 2, 150, 16, generator=gen) * 8 for _ in range(3))  # folding wrongly overflows
+    os.environ["PATTERNC_TILE"] = "128x32"
+    try:
+        out, lse = module.pat(q, k, v, scale=scale, return_lse=True)
+    finally:
+        del os.environ["PATTERNC_TILE"]
+    ref, ref_lse = reference_attention(pattern, q.double(), k.double(), v.double(), scale=scale)
+    torch.testing.assert_close(out.double(), ref, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(lse.double(), ref_lse, atol=1e-4, rtol=1e-4)
+
+
 # ---------------------------------------------------------------- backward
 def run_backward_and_compare(source, H, Q, K, D=16, H_kv=None, B=1, dtype=torch.float32, seed=0, tile="16x16",
                              lse_grad=True):

@@ -1,5 +1,5 @@
 """Long jobs split into pieces (global rows in the forward and dQ, global
-columns in dK/dV), merged by _merge_pieces: PATTERNC_PIECE=n forces pieces of
+columns in dK/dV), merged by the last piece to finish: PATTERNC_PIECE=n forces pieces of
 at most n tiles, so that small CPU inputs split nearly every job; results must
 equal float64 dense masked attention exactly as without pieces."""
 from __future__ import annotations
@@ -63,12 +63,13 @@ def test_pieces_cover_every_list_once_heaviest_first():
     work = iterations * 4
     with pieces_of(3):
         table = module._programs(work, iterations, torch.device("cpu"))
-    programs, merges = table["programs"].tolist(), table["merges"].tolist()
+    programs = table["programs"].tolist()
     assert table["slots"] == 3 + 3 + 0  # 7 -> 3 pieces, 9 -> 3 pieces, nothing else split
+    assert all(len(row) == module._LAUNCH_ROW for row in programs)
     covered = {}
-    for job, lo, hi, slot in programs:
+    for job, lo, hi, slot, first, count in programs:
         if slot < 0:
-            assert (lo, hi) == (0, module._UNBOUNDED) and iterations[job] <= 3
+            assert (lo, hi) == (0, module._UNBOUNDED) and iterations[job] <= 3 and count == 0
         else:
             assert 0 < hi - lo <= 3
         covered.setdefault(job, []).append((lo, min(hi, int(iterations[job]))))
@@ -77,25 +78,48 @@ def test_pieces_cover_every_list_once_heaviest_first():
         assert spans[0][0] == 0 and spans[-1][1] == iterations[job]
         assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))  # no gap, no overlap
     assert sorted(covered) == list(range(6))
-    weights = [work[j].item() * ((hi - lo) / iterations[j].item() if slot >= 0 else 1) for j, lo, hi, slot in programs]
+    weights = [work[j].item() * ((hi - lo) / iterations[j].item() if slot >= 0 else 1)
+               for j, lo, hi, slot, _, _ in programs]
     assert weights == sorted(weights, reverse=True)
-    for job, first, count in merges:
-        slots = sorted(s for j, _, _, s in programs if j == job)
-        assert slots == list(range(first, first + count))
+    for job, _, _, slot, first, count in programs:  # a split job's pieces: slots first .. first + count - 1
+        if slot >= 0:
+            slots = sorted(row[3] for row in programs if row[0] == job)
+            assert slots == list(range(first, first + count)) and count == 3
 
 
 def test_no_pieces_without_a_gpu_unless_forced():
     module = patternc.load_source("pattern pat() { mask window(1) | global(1) }", "<test>", stem="t")
     iterations = torch.tensor([50, 1, 1, 1])
     table = module._programs(iterations * 4, iterations, torch.device("cpu"))
-    assert table["slots"] == 0 and table["merges"].shape[0] == 0
+    assert table["slots"] == 0 and (table["programs"][:, 3] == -1).all()
     assert table["programs"][:, 0].tolist() == [0, 1, 2, 3]  # heaviest first
     with pieces_of(0):
         assert module._programs(iterations * 4, iterations, torch.device("cpu"))["slots"] == 0
 
 
+def test_counters_are_back_at_zero_after_every_launch():
+    # the last piece of a job resets its arrival counter: a second call (the
+    # same counters, made once per schedule and stream) must give the same result
+    module = patternc.load_source("pattern pat() { mask window(2) | global(3) }", "<test>", stem="t")
+    gen = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 40, 16, generator=gen, requires_grad=True) for _ in range(3))
+    with pieces_of(1):
+        runs = []
+        for _ in range(2):
+            out = module.pat(q, k, v)
+            out.backward(torch.ones_like(out))
+            runs.append([out.detach().clone()] + [t.grad.clone() for t in (q, k, v)])
+            for t in (q, k, v):
+                t.grad = None
+    for a, b in zip(*runs):
+        assert torch.equal(a, b)
+    counters = [c for plan in module.pat__plans.entries.values()
+                for schedule in plan.get("schedules", {}).values() for c in schedule.get("counters", {}).values()]
+    assert counters and all(int(c.abs().sum()) == 0 for c in counters)
+
+
 def test_backward_splits_only_long_jobs():
-    # each split costs merge launches: the backward leaves jobs shorter than
+    # each split costs time on the GPU's tail and scratch: the backward leaves jobs shorter than
     # _BACKWARD_SHORTEST_SPLIT tiles whole, even on a GPU (the check comes
     # before the device is asked how many SMs it has)
     module = patternc.load_source("pattern pat() { mask window(1) | global(1) }", "<test>", stem="t")
