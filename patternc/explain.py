@@ -170,8 +170,8 @@ def _tile_lines(pattern: ir.CheckedPattern, plan: dict, tile: tuple[int, int]) -
                     "each shape and keeps the fastest"))
     lines.append("schedule: query tiles run heaviest first (work = 4 per full + 5 per partial key tile), so long "
                  "rows never trail at the end; on a GPU a row far longer than the average (global tokens) runs "
-                 "in pieces side by side, merged by their log-sum-exp (the backward splits rows and columns of "
-                 "256 tiles or more)")
+                 "in pieces side by side, which the last piece to finish merges by their log-sum-exp (the backward "
+                 "splits rows and columns of 256 tiles or more)")
     return lines
 
 

@@ -157,6 +157,28 @@ def test_gradients_grouped_query_softcap_and_empty_rows():
     run_backward_and_compare(src, 4, 33, 29, D=24, H_kv=2)
 
 
+def test_autograd_is_skipped_only_when_nothing_needs_a_gradient():
+    # without gradients the kernels run without an autograd Function; one
+    # input needing a gradient (here v alone) must still bring the backward
+    source = "pattern pat() { mask causal | global(2) }"
+    module = patternc.load_source(source, "<test>", stem="t")
+    pattern = patternc.check_source(source)[0]
+    gen = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(1, 2, 37, 16, generator=gen) for _ in range(3))
+    assert module.pat(q, k, v).grad_fn is None
+    v.requires_grad_()
+    with torch.no_grad():
+        assert module.pat(q, k, v).grad_fn is None
+    out = module.pat(q, k, v)
+    assert out.grad_fn is not None
+    d_out = torch.randn(out.shape, generator=gen)
+    (dv,) = torch.autograd.grad(out, v, d_out)
+    ref_v = v.detach().double().requires_grad_()
+    ref, _ = reference_attention(pattern, q.double(), k.double(), ref_v)
+    (want,) = torch.autograd.grad(ref, ref_v, d_out.double())
+    torch.testing.assert_close(dv.double(), want, atol=2e-4, rtol=2e-4)
+
+
 def test_gradients_of_rows_with_nothing_allowed_are_zero():
     module = patternc.load_source("pattern pat() { mask j > p + 100 }", "<test>", stem="t")
     q, k, v = (torch.randn(1, 1, 20, 16, requires_grad=True) for _ in range(3))
