@@ -5,7 +5,10 @@
 For every case it checks that patternc and FlexAttention agree, then times the
 forward with triton.testing.do_bench (median) and reports TFLOP/s counted over
 allowed pairs only, the ratio FlexAttention time / patternc time, peak memory
-and first-call latency. Writes JSON and markdown to benchmarks/results/.
+and first-call latency. Once every case is timed, a second pass measures the
+GPU time of each call's kernels alone (CUDA profiler): where a call takes
+longer than its kernels, its host work bounds it. Writes JSON and markdown to
+benchmarks/results/.
 """
 from __future__ import annotations
 
@@ -26,18 +29,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cases import CASES  # noqa: E402
 
 import patternc  # noqa: E402
-from patternc.benchmark import allowed_pairs, rel, timed  # noqa: E402
+from patternc.benchmark import allowed_pairs, device_ms, rel, timed  # noqa: E402
 
 
-def run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms, backward=True):
+def set_up(case, N, D, B, H, dtype):
+    """The case's compiled pattern, its params and inputs, and FlexAttention's mask_mod."""
     device = torch.device("cuda")
     module = patternc.load_source(case.source, f"<bench {case.name}>", stem=f"bench_{case.name}")
-    fn = module.case
     params = case.params(N)
     q, k, v = (torch.randn(B, H, N, D, device=device, dtype=dtype) for _ in range(3))
     mask_mod = case.mask_mod(N, device, module, params, q=q, k=k)
     if "segments" in params:  # captured once, as FlexAttention's block mask is built once
-        params = dict(params, segments=fn.segments(params["segments"]))
+        params = dict(params, segments=module.case.segments(params["segments"]))
+    return module, params, q, k, v, mask_mod
+
+
+def run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms, backward=True):
+    device = torch.device("cuda")
+    module, params, q, k, v, mask_mod = set_up(case, N, D, B, H, dtype)
+    fn = module.case
     row = {"case": case.name, "N": N, "D": D}
 
     torch.cuda.synchronize(); t0 = time.perf_counter()
@@ -95,6 +105,25 @@ def run_case(case, N, D, B, H, dtype, flex, create_block_mask, sdpa_ms, backward
     return row
 
 
+def kernel_times(row, case, B, H, dtype, flex, create_block_mask, backward=True):
+    """The GPU time of each call's kernels alone (CUDA profiler), into the row.
+    Run after every case is timed: a profiler session may leave the driver's
+    instrumentation in place, which would weigh on later timings."""
+    N, D = row["N"], row["D"]
+    module, params, q, k, v, mask_mod = set_up(case, N, D, B, H, dtype)
+    fn = module.case
+    block_mask = create_block_mask(mask_mod, None, None, N, N, device="cuda")
+    row["patternc_fwd_kernel_ms"] = device_ms(lambda: fn(q, k, v, **params))
+    row["flex_fwd_kernel_ms"] = device_ms(lambda: flex(q, k, v, block_mask=block_mask))
+    if backward:
+        q.requires_grad_(); k.requires_grad_(); v.requires_grad_()
+        grad = torch.randn_like(q)
+        row["patternc_fwdbwd_kernel_ms"] = device_ms(lambda: fn(q, k, v, **params).backward(grad),
+                                                     grad_to_none=[q, k, v])
+        row["flex_fwdbwd_kernel_ms"] = device_ms(lambda: flex(q, k, v, block_mask=block_mask).backward(grad),
+                                                 grad_to_none=[q, k, v])
+
+
 BATCH, HEADS = 1, 16  # the issue's shape: B=1, H=16 (bf16)
 
 
@@ -134,6 +163,14 @@ def main(argv=None):
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 write_results(rows, args.out, args.tag, quiet=True)  # an interrupted run keeps its rows
+    cases = {case.name: case for case in CASES}
+    for row in rows:
+        if "error" not in row:
+            try:
+                kernel_times(row, cases[row["case"]], B, H, dtype, flex, create_block_mask,
+                             backward=not args.no_backward)
+            except Exception as e:  # noqa: BLE001 - the timed row stands without them
+                row["kernel_times_error"] = f"{type(e).__name__}: {e}"[:300]
     write_results(rows, args.out, args.tag)
 
 
@@ -148,14 +185,25 @@ def write_results(rows, out_dir, tag, quiet=False):
     lines = [f"# Forward, {meta['device']}, {meta['date']} (torch {meta['torch']}, triton {meta['triton']})", "",
              "Ratios are FlexAttention time / patternc time (above 1: patternc is faster); TFLOP/s count "
              "allowed pairs only.", "",
-             "| case | N | D | density | patternc fwd TFLOP/s | Flex fwd TFLOP/s | fwd ratio | fwd+bwd ratio |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "Kernel ratios compare the GPU time of each call's kernels alone (CUDA profiler, a second pass "
+             "after all the timing): where the GPU bounds a call they differ from its ratio by a few percent "
+             "(two measurements of the same kernels); where a call's ratio is well below its kernels', the "
+             "call's host work (Python, launches, autograd) bounds it.", "",
+             "| case | N | D | density | patternc fwd TFLOP/s | Flex fwd TFLOP/s | fwd ratio | fwd+bwd ratio "
+             "| fwd kernels ratio | fwd+bwd kernels ratio |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def ratio(r, flex, ours):
+        return f"{r[flex] / r[ours]:.2f}" if flex in r and ours in r else ""
+
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['case']} | {r['N']} | {r['D']} | error: {r['error'][:80]} | | | | |")
+            lines.append(f"| {r['case']} | {r['N']} | {r['D']} | error: {r['error'][:80]} | | | | | | |")
         else:
             lines.append(f"| {r['case']} | {r['N']} | {r['D']} | {r['density']:.4f} | {r['patternc_tflops']:.0f} | "
-                         f"{r['flex_tflops']:.0f} | {r['ratio_fwd']:.2f} | {r.get('ratio_fwdbwd', float('nan')):.2f} |")
+                         f"{r['flex_tflops']:.0f} | {r['ratio_fwd']:.2f} | {r.get('ratio_fwdbwd', float('nan')):.2f} | "
+                         f"{ratio(r, 'flex_fwd_kernel_ms', 'patternc_fwd_kernel_ms')} | "
+                         f"{ratio(r, 'flex_fwdbwd_kernel_ms', 'patternc_fwdbwd_kernel_ms')} |")
     (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
     if not quiet:
         print("\n".join(lines))

@@ -26,6 +26,24 @@ def timed(fn, grad_to_none=None) -> float:
     return triton.testing.do_bench(fn, warmup=25, rep=100, grad_to_none=grad_to_none, return_mode="median")
 
 
+def device_ms(fn, grad_to_none=None, calls: int = 10) -> float:
+    """GPU time of the kernels of one `fn()` call, in milliseconds (the CUDA
+    profiler's sum over `calls` calls, divided): what the call costs without
+    its host work. Where `timed` is well above it, the call is bound by the
+    host (Python, launches, autograd), not by the GPU."""
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            for t in grad_to_none or ():
+                t.grad = None
+            fn()
+        torch.cuda.synchronize()
+    return sum(e.self_device_time_total for e in prof.key_averages()) / calls / 1e3
+
+
 def allowed_pairs(mask_mod, N: int, device, chunk: int = 2048, heads: int = 1) -> float:
     """Allowed (query, key) pairs of batch 0 of a FlexAttention mask_mod, per head
     (head 0, or the mean over `heads` heads where the mask differs by head)."""

@@ -76,8 +76,20 @@ def test_first_launch_through_triton_then_direct(launcher):
     launch[(3,)](x, 5, 0.5, BLOCK=16, num_warps=4)
     launch[(7, 2)](x, 5, 0.25, BLOCK=16, num_warps=4)
     assert [entry[0] for entry in kernel.log] == ["triton", "direct"]
-    # grid, stream, function, metadata, no launch metadata or hooks, the args, then the constexprs
-    assert kernel.log[1][1:] == (7, 2, 1, 1234, "function", "metadata", None, None, None, x, 5, 0.25, 16)
+    # grid, stream, function, metadata, no launch metadata or hooks, the args (tensors as their
+    # addresses: Triton's launcher takes ints without asking the driver), then the constexprs
+    assert kernel.log[1][1:] == (7, 2, 1, 1234, "function", "metadata", None, None, None, x.data_ptr(), 5, 0.25, 16)
+    assert kernel.log[0][2][0] is x  # Triton's own path still gets the tensor, to specialise on
+
+
+def test_direct_launch_passes_addresses_of_every_tensor(launcher):
+    kernel, launch = launcher
+    x, w = torch.zeros(64), torch.nn.Parameter(torch.ones(32))  # a subclass too
+    for _ in range(2):
+        launch[(1,)](x, w, 3, True, BLOCK=16)
+    direct = kernel.log[1]
+    assert direct[0] == "direct" and direct[10:] == (x.data_ptr(), w.data_ptr(), 3, True, 16)
+    assert all(type(a) is not torch.Tensor and not isinstance(a, torch.nn.Parameter) for a in direct[10:])
 
 
 @pytest.mark.parametrize("change", ["int value", "dtype", "alignment", "constexpr", "option"])
