@@ -97,6 +97,8 @@ def compile_helpers(module) -> list[str]:
                       {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "CHUNK": 16, "BLOCK": 64, "BY_COLUMN": True}),
         "_lsh_hash[dots]": ({"q_ptr": "*bf16", "k_ptr": "*bf16", "rot_ptr": "*fp32"},
                             {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "CHUNK": 16, "BLOCK": 64, "BY_COLUMN": False}),
+        "_merge_round_results": ({"out_rounds_ptr": "*fp32", "lse_rounds_ptr": "*fp32", "out_ptr": "*bf16",
+                                  "lse_ptr": "*fp32"}, {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "BLOCK": 64}),
         "_bucket_place": ({"k_ptr": "*bf16", "v_ptr": "*bf16", "k_sorted_rows_ptr": "*bf16",
                            "v_sorted_rows_ptr": "*bf16"},
                           {"CHUNK": 64, "BLOCK": 64, "HEAD_DIM": 128, "HEAD_DIM_PAD": 128}),

@@ -1,7 +1,8 @@
 """The commands that use a pattern: `patternc compile`, `show` (terminal and
 PNG), `explain`, `bench` and `verify`, through cli.main in process (one run
 through a subprocess), with their error paths: bad files, unknown pattern
-names, bad --param values, failed requirements, no GPU for bench.
+names, bad --param values, failed requirements, no GPU for bench (and its
+table, from a row of made-up times).
 
 Kernels run on the CPU in Triton's interpreter (TRITON_INTERPRET=1 before
 triton is imported)."""
@@ -287,6 +288,20 @@ def test_bench_without_a_gpu_says_so(run, files, monkeypatch):
     assert err == ("patternc: error: bench needs a CUDA GPU, and torch sees none (torch.cuda.is_available() is "
                    "False); `patternc verify` checks a pattern on the CPU\n")
     assert run(["bench", files("bad.attn", BAD)])[0] == 1  # the file is checked first
+
+
+def test_bench_table_gives_kernel_times_where_measured():
+    from patternc import benchmark
+
+    row = {"patternc_fwd_ms": 0.2, "patternc_fwd_kernel_ms": 0.15, "patternc_fwd_tflops": 300.0,
+           "patternc_fwdbwd_ms": 0.8, "patternc_fwdbwd_kernel_ms": 0.7,
+           "flex_fwd_ms": 0.5, "flex_fwd_tflops": 120.0, "flex_fwdbwd_ms": 1.5,
+           "sdpa_dense_fwd_ms": 1.0, "sdpa_dense_fwd_tflops": 600.0}
+    header, ours, flex, sdpa = benchmark.table(row)
+    assert "fwd ms [kernels]" in header and "fwd+bwd ms [kernels]" in header
+    assert ours.split() == ["patternc", "0.200", "[0.150]", "300", "0.800", "[0.700]", "1.00x"]
+    assert flex.split() == ["FlexAttention", "0.500", "120", "1.500", "2.50x"]  # no kernel times: none shown
+    assert sdpa.split() == ["SDPA", "(dense)", "1.000", "600", "5.00x"]  # forward only
 
 
 # ------------------------------------------------------------------ verify

@@ -32,7 +32,7 @@ def test_examples_compile_for_sm90(tmp_path):
     kernels = [line for line in lines if "wgmma" in line]
     assert kernels and all("sm_90 ok" in line and "wgmma yes" in line for line in kernels), result.stdout
     assert any(line.startswith("_segment_plan: sm_90 ok") for line in lines), result.stdout
-    for helper in ("_lsh_hash", "_lsh_hash[dots]", "_bucket_place"):
+    for helper in ("_lsh_hash", "_lsh_hash[dots]", "_bucket_place", "_merge_round_results"):
         assert any(line.startswith(f"{helper}: sm_90 ok") for line in lines), result.stdout
     assert any(":reformer: sorted_forward" in line for line in kernels), result.stdout  # bucket order
     assert any(":lsh_local: forward" in line for line in kernels), result.stdout
