@@ -101,7 +101,9 @@ def test_128_row_tiles_fold_the_scale_unless_it_is_negative(scale):
     module = patternc.load_source(source, "<test>", stem="t")
     pattern = patternc.check_source(source)[0]
     gen = torch.Generator().manual_seed(3)
-    q, k, v = (torch.randn(1, 2, 150, 16, generator=gen) * 8 for _ in range(3))  # folding wrongly overflows
+    # x4: folding a negative scale overflows (NaN), while float32's own rounding of such
+    # large scores stays inside the tolerance (x8 gave 3.6e-4 on one CPU, 1e-4 allowed)
+    q, k, v = (torch.randn(1, 2, 150, 16, generator=gen) * 4 for _ in range(3))
     os.environ["PATTERNC_TILE"] = "128x32"
     try:
         out, lse = module.pat(q, k, v, scale=scale, return_lse=True)
