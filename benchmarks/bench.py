@@ -50,8 +50,8 @@ def chosen_tiles(module, N, D, backward=False):
     run, so the entry is found by its key, (Q, K, H, D, ...) or ("backward",
     Q, K, H, D, ...), not by its place."""
     for key, config in reversed(module.case__configs.entries.items()):
-        head = key[1:5] if key[0] == "backward" else key[:4]
-        if (key[0] == "backward") == backward and head[0] == N and head[3] == D:
+        first = int(key[0] == "backward")  # Q's place in the key
+        if first == backward and key[first] == N and key[first + 3] == D:
             return config
     return None
 
