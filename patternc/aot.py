@@ -121,20 +121,23 @@ def compile_helpers(module) -> list[str]:
     return lines
 
 
-def compile_files(paths, *, head_dims=(128,), dtype="bf16") -> list[str]:
-    """Compile every pattern's kernels of the files for sm_90; returns report lines."""
+def compile_files(paths, *, head_dims=(128,), dtype="bf16", helpers=True) -> list[str]:
+    """Compile every pattern's kernels of the files for sm_90 (and, with
+    `helpers`, the shared kernels once); returns report lines."""
     from . import loader
     from .pipeline import check_source
 
     lines = []
+    helpers_done = not helpers
     for path in paths:
         with open(path, encoding="utf-8") as f:
             patterns = check_source(f.read(), path)
         if not patterns:
             continue
         module = loader.load(path)
-        if not lines:
+        if not helpers_done:
             lines += compile_helpers(module)
+            helpers_done = True
         for p in patterns:
             kernels = SORTED_KERNELS if hasattr(module, f"{p.name}__sorted_forward") else KERNELS
             for d in head_dims:
@@ -156,6 +159,8 @@ def main(argv=None) -> int:
                                      description="compile every kernel of .attn files for sm_90, no GPU needed")
     parser.add_argument("files", nargs="+")
     parser.add_argument("--head-dims", default="64,128", help="comma-separated, e.g. 64,128")
+    parser.add_argument("--no-helpers", action="store_true",
+                        help="skip the shared kernels (segment plans, LSH hashing and sorting)")
     args = parser.parse_args(argv)
     if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
         parser.error("unset TRITON_INTERPRET (it replaces the compiler)")
@@ -163,7 +168,7 @@ def main(argv=None) -> int:
         head_dims = tuple(int(d) for d in args.head_dims.split(","))
     except ValueError:
         parser.error(f"--head-dims takes comma-separated integers, got {args.head_dims!r}")
-    print("\n".join(compile_files(args.files, head_dims=head_dims)))
+    print("\n".join(compile_files(args.files, head_dims=head_dims, helpers=not args.no_helpers)))
     return 0
 
 
