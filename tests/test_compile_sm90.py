@@ -43,6 +43,7 @@ def test_the_chunks_hold_every_example():
     assert {os.path.basename(path) for path in EXAMPLES} >= set(EXPECTED) - {"odd.attn"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunk", range(CHUNKS))
 def test_examples_compile_for_sm90(tmp_path, chunk):
     paths = EXAMPLES[chunk::CHUNKS]
