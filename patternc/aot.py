@@ -128,16 +128,15 @@ def compile_files(paths, *, head_dims=(128,), dtype="bf16", helpers=True) -> lis
     from .pipeline import check_source
 
     lines = []
-    helpers_done = not helpers
     for path in paths:
         with open(path, encoding="utf-8") as f:
             patterns = check_source(f.read(), path)
         if not patterns:
             continue
         module = loader.load(path)
-        if not helpers_done:
+        if helpers:  # once, with the first module
             lines += compile_helpers(module)
-            helpers_done = True
+            helpers = False
         for p in patterns:
             kernels = SORTED_KERNELS if hasattr(module, f"{p.name}__sorted_forward") else KERNELS
             for d in head_dims:

@@ -36,10 +36,8 @@ def run_aot(paths, helpers):
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
 
 
-def test_the_chunks_hold_every_example():
+def test_every_chunk_has_examples_and_the_expected_files_exist():
     assert len(EXAMPLES) >= CHUNKS
-    chunks = [EXAMPLES[chunk::CHUNKS] for chunk in range(CHUNKS)]
-    assert sorted(path for chunk in chunks for path in chunk) == EXAMPLES
     assert {os.path.basename(path) for path in EXAMPLES} >= set(EXPECTED) - {"odd.attn"}
 
 
