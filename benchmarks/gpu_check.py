@@ -1,7 +1,9 @@
 """Correctness on the GPU: every compiled pattern of every example, bf16 and
 fp16 inputs, against float64 dense masked attention (patternc.semantics), out,
 lse and the gradients of q, k and v. Sizes: N = 4096, and ragged Q != K with
-grouped-query heads. Prints one line per case; exits non-zero on any failure.
+grouped-query heads. Each case is called twice on fresh inputs (the second
+call replays the first one's kept launches). Prints one line per case (the
+worse of the two calls); exits non-zero on any failure.
 
     python benchmarks/gpu_check.py [--no-grad] [examples/*.attn]
 """
@@ -75,7 +77,12 @@ def main(argv=None):
                 H = 4 if any("H" in r.text for r in p.requirements) else 16  # e.g. `require H == 4`
                 H_kv = min(H_kv, H)
                 try:
-                    r = check_one(getattr(module, p.name), p, Q, K, D, H_kv, dtype, not args.no_grad, H=H)
+                    # twice, on fresh inputs: the second call of a shape replays the launches the
+                    # first one kept (_Replay), the path every call after a model's first takes
+                    calls = [check_one(getattr(module, p.name), p, Q, K, D, H_kv, dtype, not args.no_grad, H=H)
+                             for _ in range(2)]
+                    r = {key: max(c[key] for c in calls) for key in calls[0] if key != "ok"}
+                    r["ok"] = all(c["ok"] for c in calls)
                 except ValueError as e:
                     if "requirement" not in str(e):
                         raise

@@ -207,3 +207,85 @@ def test_launches_on_the_device_of_the_tensors(module, monkeypatch, direct):
         assert kernel.log[1][:5] == ("direct", 1, 1, 1, 1001)  # the second: device 1's stream
     else:
         assert seen == [1, 1, 0]
+
+
+@pytest.fixture
+def kept(module, monkeypatch):
+    """A generated module off the interpreter, with a stand-in driver: _launch
+    makes _Launchers, so kept launches (_Replay) replay directly."""
+    monkeypatch.setattr(module, "_on_interpreter", lambda: False)
+    monkeypatch.setattr(module, "_driver", FakeDriver)
+    monkeypatch.delenv("PATTERNC_LAUNCH", raising=False)
+    kernel = FakeKernel()
+    module._LAUNCHERS.pop(id(kernel), None)
+    yield kernel
+    module._LAUNCHERS.pop(id(kernel), None)
+
+
+def test_kept_launch_replays_with_the_new_head_and_the_kept_tail(module, kept):
+    kernel = kept
+    plan = {"replays": {}}
+    x, table = torch.zeros(64), torch.ones(16, dtype=torch.int32)
+    module._launch_kept(plan, "key", kernel, (5,), (x, 0.5), (table, 7), dict(BLOCK=16, num_warps=4))
+    y = torch.zeros(64)
+    assert module._replayed(plan, "key", (y, 0.25))
+    assert not module._replayed(plan, "other key", (y, 0.25))
+    assert [entry[0] for entry in kernel.log] == ["triton", "direct"]
+    assert kernel.log[0][2] == (x, 0.5, table, 7)
+    # the new head's address and scale, then the kept tail (the table's address) and the constexpr
+    assert kernel.log[1][1:] == (5, 1, 1, 1234, "function", "metadata", None, None, None,
+                                 y.data_ptr(), 0.25, table.data_ptr(), 7, 16)
+
+
+def test_kept_launch_holds_no_tensor_of_the_call_that_made_it(module, kept):
+    import weakref
+
+    plan = {"replays": {}}
+    x = torch.zeros(64)
+    module._launch_kept(plan, "key", kept, (1,), (x,), (3,), dict(BLOCK=16))
+    kept.log.clear()  # the stand-in logs its arguments
+    gone = weakref.ref(x)
+    del x
+    assert gone() is None  # q, k, v, out of a call must not live on in the plan
+
+
+def test_kept_launch_with_a_misaligned_tensor_goes_through_triton(module, kept):
+    kernel = kept
+    plan = {"replays": {}}
+    x = torch.zeros(64)
+    module._launch_kept(plan, "key", kernel, (1,), (x,), (3,), dict(BLOCK=16))
+    module._replayed(plan, "key", (x[1:],))  # 4 bytes past a 16-byte boundary: Triton specialises anew
+    assert [entry[0] for entry in kernel.log] == ["triton", "triton"]
+    assert kernel.log[1][2][0].data_ptr() == x[1:].data_ptr()
+
+
+def test_per_call_plans_keep_no_launch(module, kept):
+    kernel = kept
+    plan = {"replays": None}  # tables of one call (segments, hashes)
+    module._launch_kept(plan, "key", kernel, (1,), (torch.zeros(4),), (3,), dict(BLOCK=16))
+    assert not module._replayed(plan, "key", (torch.zeros(4),))
+    assert plan["replays"] is None and [entry[0] for entry in kernel.log] == ["triton"]
+
+
+def test_kept_launch_under_a_hook_goes_through_triton(module, kept, monkeypatch):
+    import triton
+
+    kernel = kept
+    plan = {"replays": {}}
+    module._launch_kept(plan, "key", kernel, (1,), (torch.zeros(4),), (3,), dict(BLOCK=16))
+    monkeypatch.setattr(triton.knobs.runtime.launch_enter_hook, "calls", [lambda metadata: None])
+    module._replayed(plan, "key", (torch.zeros(4),))
+    assert [entry[0] for entry in kernel.log] == ["triton", "triton"]
+
+
+def test_static_plans_keep_launches_and_per_call_plans_do_not(module):
+    """Every call's kernels in the interpreter give the same result whether or
+    not a launch was kept; only static plans keep them."""
+    q, k, v = (torch.randn(1, 2, 40, 16) for _ in range(3))
+    first = module.causal_case(q, k, v)
+    plans = list(module.causal_case__plans.entries.values())
+    assert any(plan["replays"] for plan in plans)
+    q2 = torch.randn_like(q)
+    again = module.causal_case(q2, k, v)
+    ref = torch.nn.functional.scaled_dot_product_attention(q2, k, v, is_causal=True)
+    assert torch.allclose(again, ref, atol=1e-4) and not torch.allclose(first, again)
