@@ -278,14 +278,25 @@ def test_kept_launch_under_a_hook_goes_through_triton(module, kept, monkeypatch)
     assert [entry[0] for entry in kernel.log] == ["triton", "triton"]
 
 
-def test_static_plans_keep_launches_and_per_call_plans_do_not(module):
-    """Every call's kernels in the interpreter give the same result whether or
-    not a launch was kept; only static plans keep them."""
-    q, k, v = (torch.randn(1, 2, 40, 16) for _ in range(3))
-    first = module.causal_case(q, k, v)
-    plans = list(module.causal_case__plans.entries.values())
-    assert any(plan["replays"] for plan in plans)
-    q2 = torch.randn_like(q)
-    again = module.causal_case(q2, k, v)
-    ref = torch.nn.functional.scaled_dot_product_attention(q2, k, v, is_causal=True)
-    assert torch.allclose(again, ref, atol=1e-4) and not torch.allclose(first, again)
+def test_a_replayed_call_computes_with_its_own_inputs(module):
+    """In the interpreter the second call of a shape goes through its static
+    plan's kept launches (head and tail put back together): each call's result
+    is its own inputs' attention."""
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    for call in range(2):
+        q, k, v = (torch.randn(1, 2, 40, 16) for _ in range(3))
+        assert torch.allclose(module.causal_case(q, k, v), sdpa(q, k, v, is_causal=True), atol=1e-4), call
+        assert any(plan["replays"] for plan in module.causal_case__plans.entries.values())
+
+
+def test_per_call_segments_are_never_replayed():
+    """Segments passed as a tensor build the call's tables on the device, in a
+    copy of the static plan's dict: were the copy to share the static plan's
+    kept launches, the next call would run on the last call's documents."""
+    docs = patternc.load_source("pattern docs() { mask segments & causal }", "<launch docs>", stem="launch_docs")
+    q, k, v = (torch.randn(1, 2, 48, 16) for _ in range(3))
+    for ids in ([0] * 20 + [1] * 28, [0] * 5 + [1] * 30 + [2] * 13):
+        segments = torch.tensor([ids])
+        mask = docs.docs.mask(48, 48, 2, segments=segments)
+        want = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        assert torch.allclose(docs.docs(q, k, v, segments=segments), want, atol=1e-4), ids
