@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 CONSTEXPRS = ("HEAD_DIM", "HEAD_DIM_PAD", "BLOCK_M", "BLOCK_N", "IEEE_DOT", "DILATION", "FULL_RANGES",
-              "PARTIAL_RANGES", "MASK_FREE", "ACCUMULATE", "HAS_DLSE", "SAME_BUCKET")
+              "PARTIAL_RANGES", "MASK_FREE", "ACCUMULATE", "HAS_DLSE", "SAME_BUCKET", "COPIED",
+              "FOLD_SCALE")
 TENSOR_ARGS = ("q_ptr", "k_ptr", "v_ptr", "out_ptr", "do_ptr", "dq_ptr", "dk_ptr", "dv_ptr", "q_rows_ptr",
                "k_rows_ptr", "v_rows_ptr", "do_rows_ptr")
 FLOAT_ARGS = ("lse_ptr", "dlse_ptr", "lse2_ptr", "delta_ptr", "piece_out_ptr", "piece_lse_ptr", "piece_dq_ptr",
@@ -38,7 +39,8 @@ def signature(kernel, dtype: str = "bf16") -> dict:
 
 
 def compile_kernel(kernel, *, head_dim=128, block_m=128, block_n=128, dtype="bf16", num_warps=8, num_stages=3,
-                   arch=90, dilation=1, ranges=False, mask_free=True, accumulate=True, same_bucket=None):
+                   arch=90, dilation=1, ranges=False, mask_free=True, accumulate=True, same_bucket=None,
+                   copied=True):
     """Compile one generated forward kernel for CUDA sm_`arch`; returns triton's CompiledKernel."""
     import triton
     from triton.backends.compiler import GPUTarget
@@ -48,7 +50,8 @@ def compile_kernel(kernel, *, head_dim=128, block_m=128, block_n=128, dtype="bf1
     values = {"HEAD_DIM": head_dim, "HEAD_DIM_PAD": pad, "BLOCK_M": block_m, "BLOCK_N": block_n,
               "IEEE_DOT": dtype == "fp32", "DILATION": dilation, "FULL_RANGES": ranges, "PARTIAL_RANGES": ranges,
               "MASK_FREE": mask_free, "ACCUMULATE": accumulate, "HAS_DLSE": True,
-              "SAME_BUCKET": mask_free if same_bucket is None else same_bucket, "FOLD_SCALE": block_m >= 128}
+              "SAME_BUCKET": mask_free if same_bucket is None else same_bucket, "FOLD_SCALE": block_m >= 128,
+              "COPIED": copied}
     names = kernel.arg_names
     constexprs = {(names.index(n),): v for n, v in values.items() if n in names}
     source = ASTSource(fn=kernel, signature=signature(kernel, dtype), constexprs=constexprs)
@@ -79,6 +82,9 @@ _FORMS = {
     # bucket order: one round of `buckets` alone, and any other mask
     **{name: {" [general mask]": dict(same_bucket=False), " [same bucket]": dict(same_bucket=True)}
        for name, _ in SORTED_KERNELS},
+    # ... and a forward without gradients, which gathers k and v instead of reading copies
+    "sorted_forward": {" [general mask]": dict(same_bucket=False), " [same bucket]": dict(same_bucket=True),
+                       " [gathered]": dict(same_bucket=True, copied=False)},
 }
 
 
@@ -94,14 +100,16 @@ def compile_helpers(module) -> list[str]:
         "_segment_plan": ({"segments_ptr": "*i64", "base_ptr": "*i8", "anded_ptr": "*i8"},
                           {"BLOCK_M": 128, "BLOCK_N": 128, "TRANSPOSED": True, "CHUNK": 16}),
         "_lsh_hash": ({"q_ptr": "*bf16", "k_ptr": "*bf16", "rot_ptr": "*fp32"},
-                      {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "CHUNK": 16, "BLOCK": 64, "BY_COLUMN": True}),
+                      {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "CHUNK": 16, "BLOCK": 64, "BY_COLUMN": True,
+                       "HALF": 8}),
         "_lsh_hash[dots]": ({"q_ptr": "*bf16", "k_ptr": "*bf16", "rot_ptr": "*fp32"},
-                            {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "CHUNK": 16, "BLOCK": 64, "BY_COLUMN": False}),
+                            {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "CHUNK": 16, "BLOCK": 64, "BY_COLUMN": False,
+                             "HALF": 0}),
         "_merge_round_results": ({"out_rounds_ptr": "*fp32", "lse_rounds_ptr": "*fp32", "out_ptr": "*bf16",
                                   "lse_ptr": "*fp32"}, {"HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "BLOCK": 64}),
         "_bucket_place": ({"k_ptr": "*bf16", "v_ptr": "*bf16", "k_sorted_rows_ptr": "*bf16",
                            "v_sorted_rows_ptr": "*bf16"},
-                          {"CHUNK": 64, "BLOCK": 64, "HEAD_DIM": 128, "HEAD_DIM_PAD": 128}),
+                          {"CHUNK": 64, "BLOCK": 64, "HEAD_DIM": 128, "HEAD_DIM_PAD": 128, "COPY": True}),
     }
     lines = []
     for name, (pointers, constants) in helpers.items():

@@ -62,6 +62,14 @@ def compare(source, B, H, H_kv, Q, K, D, seed, tile="16x16", rotations=None):
         out, lse = fn(q, k, v, return_lse=True, **extra)
     finally:
         del os.environ["PATTERNC_TILE"]
+    with torch.no_grad():  # no backward to come: keys and values gathered in place, not copied first
+        os.environ["PATTERNC_TILE"] = tile
+        try:
+            gathered, gathered_lse = fn(q, k, v, return_lse=True, **extra)
+        finally:
+            del os.environ["PATTERNC_TILE"]
+    torch.testing.assert_close(gathered, out.detach(), atol=0, rtol=0)
+    torch.testing.assert_close(gathered_lse, lse.detach(), atol=0, rtol=0)
     hashes = fn.hashes(q.detach(), k.detach(), rotations=rotations)
     ref_in = [t.detach().double().requires_grad_() for t in (q, k, v)]
     ref, ref_lse = reference_attention(pattern, *ref_in, segments=extra.get("segments"), hashes=hashes)
@@ -123,6 +131,8 @@ def test_strided_inputs_give_the_contiguous_results():
     d_out = torch.randn(1, 2, 70, 16, generator=gen)
     outs = [fn(*inputs) for inputs in (strided, dense)]
     torch.testing.assert_close(outs[0], outs[1], atol=0, rtol=0)
+    with torch.no_grad():  # gathered through the strides, not copied
+        torch.testing.assert_close(fn(*strided), outs[1], atol=0, rtol=0)
     for a, b in zip(torch.autograd.grad(outs[0], strided, d_out), torch.autograd.grad(outs[1], dense, d_out)):
         torch.testing.assert_close(a, b, atol=0, rtol=0)
 
@@ -182,10 +192,20 @@ def test_counting_sort_matches_a_stable_sort(n):
     for side, hashes in (("q", query), ("k", key)):
         rows = hashes.reshape(-1, hashes.shape[-1]).long()
         values, order = torch.sort(rows, dim=-1, stable=True)
-        assert torch.equal(tables[side + "_order"].long(), order)
-        assert torch.equal(tables[side + "_sorted"].long(), values)
+
+        def table(name, width):  # flat, row after row (padded past the end to 16 bytes)
+            flat = tables[side + name]
+            assert flat.dim() == 1 and flat.data_ptr() % 16 == 0
+            return flat[:rows.shape[0] * width].view(rows.shape[0], width).long()
+        assert torch.equal(table("_order", rows.shape[1]), order)
+        assert torch.equal(table("_sorted", rows.shape[1]), values)
         starts = torch.stack([torch.searchsorted(r, torch.arange(n + 1)) for r in values])
-        assert torch.equal(tables[side + "_start"].long(), starts)
+        assert torch.equal(table("_start", n + 1), starts)
+    # without copies (a forward that needs no gradients) the same order, and no k_rows or v_rows
+    plain = module._bucket_tables(query, key, counts, n, k, v, copy=False)
+    assert plain["k_rows"] is None and plain["v_rows"] is None
+    for name in ("q_order", "k_order", "q_start", "k_start"):
+        assert torch.equal(plain[name], tables[name])
 
 
 def test_mask_of_a_call_and_empty_inputs():
