@@ -162,7 +162,7 @@ def _separators(raw: list[Token]) -> _Tokens:
     for tok in raw:
         if tok.type == "_SEP":
             if pending is None or (pending.value == "\n" and tok.value == ";"):
-                pending = tok
+                pending = tok if len(tok) == 1 else _first_line_end(tok)
             continue
         if pending is not None:
             if _keeps_separator(out[-1] if out else None, pending, tok, opened):
@@ -174,6 +174,13 @@ def _separators(raw: list[Token]) -> _Tokens:
         out.append(tok)
     out.append(_end_token(out[-1] if out else None))
     return _Tokens(out, frozenset(blocks_braces))
+
+
+def _first_line_end(run: Token) -> Token:
+    """The first line end of a run of them (blank lines lex as one token): the
+    separator the parser and its diagnostics see, as if lexed alone."""
+    return Token("_SEP", "\n", start_pos=run.start_pos, line=run.line, column=run.column,
+                 end_line=run.line, end_column=run.column + 1, end_pos=run.start_pos + 1)
 
 
 def _keeps_separator(prev, sep, nxt, opened) -> bool:

@@ -452,3 +452,16 @@ def test_read_text_finds_the_grammar():
     assert "pattern" in read_text("grammar", "attn.lark")
     with pytest.raises(ValueError):
         read_text("elsewhere", "attn.lark")
+
+
+def test_blank_lines_are_one_separator_with_the_first_line_end_position():
+    # a run of line ends lexes as one token (a million blank lines parse in about a second); the
+    # parser and its diagnostics see its first line end, as when each line end was a token
+    for source, where in (("pattern a() {\n\n  \n\n    mask causal window(3)\n\n}\n", (5, 17)),
+                          ("pattern a() {\n    mask causal &\n\n\n   \n}\n", (2, 18))):
+        with pytest.raises(PatterncError) as error:
+            parse(source)
+        first = error.value.diagnostics[0]
+        assert (first.span.line, first.span.column) == where, first
+    tree = parse("pattern a() {\n\n\n    let w = 3\n\n\n    mask window(w)\n\n}\n\n\n")
+    assert len(tree.patterns[0].body) == 2
