@@ -82,10 +82,9 @@ _FORMS = {
     # bucket order: one round of `buckets` alone, and any other mask
     **{name: {" [general mask]": dict(same_bucket=False), " [same bucket]": dict(same_bucket=True)}
        for name, _ in SORTED_KERNELS},
-    # ... and a forward without gradients, which gathers k and v instead of reading copies
-    "sorted_forward": {" [general mask]": dict(same_bucket=False), " [same bucket]": dict(same_bucket=True),
-                       " [gathered]": dict(same_bucket=True, copied=False)},
 }
+# ... and a forward without gradients, which gathers k and v instead of reading copies
+_FORMS["sorted_forward"][" [gathered]"] = dict(same_bucket=True, copied=False)
 
 
 def compile_helpers(module) -> list[str]:

@@ -9,6 +9,7 @@ static kernels with the bucket test inline. Both are drawn below."""
 from __future__ import annotations
 
 import os
+from unittest import mock
 
 os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is imported
 
@@ -57,17 +58,10 @@ def compare(source, B, H, H_kv, Q, K, D, seed, tile="16x16", rotations=None):
     if rotations is not None:
         extra["rotations"] = rotations
     q, k, v = (t.requires_grad_() for t in (q, k, v))
-    os.environ["PATTERNC_TILE"] = tile
-    try:
+    with mock.patch.dict(os.environ, PATTERNC_TILE=tile):
         out, lse = fn(q, k, v, return_lse=True, **extra)
-    finally:
-        del os.environ["PATTERNC_TILE"]
-    with torch.no_grad():  # no backward to come: keys and values gathered in place, not copied first
-        os.environ["PATTERNC_TILE"] = tile
-        try:
+        with torch.no_grad():  # no backward to come: keys and values gathered in place, not copied first
             gathered, gathered_lse = fn(q, k, v, return_lse=True, **extra)
-        finally:
-            del os.environ["PATTERNC_TILE"]
     torch.testing.assert_close(gathered, out.detach(), atol=0, rtol=0)
     torch.testing.assert_close(gathered_lse, lse.detach(), atol=0, rtol=0)
     hashes = fn.hashes(q.detach(), k.detach(), rotations=rotations)

@@ -457,11 +457,13 @@ def test_read_text_finds_the_grammar():
 def test_blank_lines_are_one_separator_with_the_first_line_end_position():
     # a run of line ends lexes as one token (a million blank lines parse in about a second); the
     # parser and its diagnostics see its first line end, as when each line end was a token
-    for source, where in (("pattern a() {\n\n  \n\n    mask causal window(3)\n\n}\n", (5, 17)),
-                          ("pattern a() {\n    mask causal &\n\n\n   \n}\n", (2, 18))):
+    for source, where in (("pattern a() {\n\n  \n\n    mask causal window(3)\n\n}\n", (5, 17, 5, 23)),
+                          ("pattern a() {\n    mask causal &\n\n\n   \n}\n", (2, 18, 2, 19)),
+                          ("pattern a() {\n  let w =\n\n\n  mask causal\n}\n", (2, 10, 2, 11))):
         with pytest.raises(PatterncError) as error:
             parse(source)
         first = error.value.diagnostics[0]
-        assert (first.span.line, first.span.column) == where, first
+        assert (first.span.line, first.span.column, first.span.end_line, first.span.end_column) == where, first
+    assert error.value.diagnostics[0].message == "expected an expression, found end of line"  # not "';'"
     tree = parse("pattern a() {\n\n\n    let w = 3\n\n\n    mask window(w)\n\n}\n\n\n")
     assert len(tree.patterns[0].body) == 2
