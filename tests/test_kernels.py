@@ -275,9 +275,11 @@ def test_captured_segments_build_their_tables_once_and_keep_a_copy():
         module.pat.segments(torch.zeros(2, 70))
 
 
-def test_backward_tiles_follow_the_length_of_rows():
-    """Long rows (mean >= 32 key tiles of 64) take 128-row dQ / 128-key dK/dV
-    tiles on a GPU, short rows and unknown lengths (documents) the 64x64 ones."""
+def test_backward_tiles_follow_the_length_of_rows(monkeypatch):
+    """The prior (timed first, alone with PATTERNC_AUTOTUNE=0): long rows (mean
+    >= 32 key tiles of 64) take 128-row dQ / 128-key dK/dV tiles on a GPU,
+    short rows and unknown lengths (documents) the 64x64 ones."""
+    monkeypatch.setenv("PATTERNC_AUTOTUNE", "0")
     module = patternc.load_source("pattern c() { mask causal }\npattern w() { mask causal & window(1023, 0) }",
                                   "<test>", stem="t")
     causal = module._mean_row_tiles(module.c.block_plan(4096, 4096, block_m=64, block_n=64))
@@ -290,6 +292,82 @@ def test_backward_tiles_follow_the_length_of_rows():
     assert choose(128, torch.bfloat16, gpu, None, lambda: window) == small
     assert choose(128, torch.bfloat16, gpu, None, None) == small
     assert choose(64, torch.bfloat16, gpu, None, lambda: causal) == small  # measured at D = 128 only
+
+
+def test_backward_tiles_are_timed_per_kernel_on_a_gpu(monkeypatch):
+    """On a GPU (D <= 128) the forward leaves a _TileTrial: the first backward
+    times dQ's candidates, then dK/dV's (they read the rows' terms dQ's runs
+    leave), each list with the prior first. PATTERNC_AUTOTUNE=0 keeps the prior."""
+    module = patternc.load_source("pattern c() { mask causal }", "<test>", stem="t")
+    gpu = torch.device("cuda")  # only its type is read: no GPU needed
+    long_rows = lambda: 40.0  # noqa: E731
+    pending = module._choose_backward_tiles(128, torch.bfloat16, gpu, None, long_rows)
+    assert isinstance(pending, module._TileTrial)
+    order = []
+
+    def dq_trial(cfg):
+        order.append(("dq", cfg))
+
+    def dkdv_trial(cfg):
+        order.append(("dkdv", cfg))
+
+    fastest = {(128, 64, 8, 3): 1.0, (64, 64, 4, 2): 0.9, (64, 128, 8, 3): 2.0, (32, 64, 4, 2): 0.5}
+
+    def fake_fastest(configs, trial):
+        for config in configs:
+            trial(config)
+        return min(configs, key=fastest.get)
+    monkeypatch.setattr(module, "_fastest", fake_fastest)
+    assert pending.timed(lambda: (dq_trial, dkdv_trial)) == ((64, 64, 4, 2), (32, 64, 4, 2))
+    assert order == [("dq", (128, 64, 8, 3)), ("dq", (64, 64, 4, 2)),
+                     ("dkdv", (64, 128, 8, 3)), ("dkdv", (64, 64, 4, 2)), ("dkdv", (32, 64, 4, 2))]
+    short = module._choose_backward_tiles(128, torch.bfloat16, gpu, None, lambda: 10.0)
+    assert short.candidates(0, "dq") == [(64, 64, 4, 2), (128, 64, 8, 3)]
+    monkeypatch.setenv("PATTERNC_AUTOTUNE", "0")
+    assert module._choose_backward_tiles(128, torch.bfloat16, gpu, None, long_rows) == (
+        (128, 64, 8, 3), (64, 128, 8, 3))
+    monkeypatch.delenv("PATTERNC_AUTOTUNE")
+    assert module._choose_backward_tiles(256, torch.bfloat16, gpu, None, long_rows) == (
+        (64, 32, 4, 1), (32, 64, 4, 1))  # not timed: one candidate
+    monkeypatch.setenv("PATTERNC_BACKWARD_TILE", "32x16:4:1,16x32:4:1")
+    assert module._choose_backward_tiles(128, torch.bfloat16, gpu, None, long_rows) == (
+        (32, 16, 4, 1), (16, 32, 4, 1))
+
+
+def test_first_backward_times_its_tiles_on_its_own_inputs(monkeypatch):
+    """The first backward of a shape runs the trials of several tiles (on the
+    interpreter here, standing in for the GPU's timing) before its own kernels:
+    the gradients must still be right, and a second backward must not time again."""
+    source = "pattern pat() { mask window(9) | global(3) }"
+    module = patternc.load_source(source, "<test>", stem="t")
+    pattern = patternc.check_source(source)[0]
+    timings = []
+
+    def choose(D, dtype, device, hint, row_tiles=None):
+        return module._TileTrial(((16, 16, 4, 1), (16, 16, 4, 1)))
+
+    def fake_fastest(configs, trial):
+        for config in configs:
+            trial(config)
+        timings.append(configs)
+        return configs[-1]
+    monkeypatch.setattr(module, "_choose_backward_tiles", choose)
+    monkeypatch.setattr(module, "_fastest", fake_fastest)
+    monkeypatch.setattr(module, "_BACKWARD_CANDIDATES", {"dq": [(32, 16, 4, 1)], "dkdv": [(32, 16, 4, 1), (16, 32, 4, 1)]})
+    gen = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(2, 2, 53, 16, generator=gen, requires_grad=True) for _ in range(3))
+    d_out = torch.randn(2, 2, 53, 16, generator=gen)
+    ref_inputs = [t.detach().double().requires_grad_() for t in (q, k, v)]
+    want = torch.autograd.grad((reference_attention(pattern, *ref_inputs)[0] * d_out.double()).sum(), ref_inputs)
+    monkeypatch.setenv("PATTERNC_TILE", "16x16")
+    for call in range(2):
+        out = module.pat(q, k, v)
+        got = torch.autograd.grad((out * d_out).sum(), (q, k, v))
+        for name, a, b in zip("qkv", got, want):
+            torch.testing.assert_close(a.double(), b, atol=2e-4, rtol=2e-4, msg=lambda m: f"call {call} d{name}: {m}")
+    assert timings == [[(16, 16, 4, 1), (32, 16, 4, 1)], [(16, 16, 4, 1), (32, 16, 4, 1), (16, 32, 4, 1)]]
+    assert module.pat__configs.entries[next(key for key in module.pat__configs.entries if key[0] == "backward")] == (
+        (32, 16, 4, 1), (16, 32, 4, 1))
 
 
 def test_nested_blocks_whose_size_reads_the_enclosing_block_count():
