@@ -334,6 +334,17 @@ def test_backward_tiles_are_timed_per_kernel_on_a_gpu(monkeypatch):
         (32, 16, 4, 1), (16, 32, 4, 1))
 
 
+def test_bucket_order_backward_takes_a_pair_of_tiles_not_a_trial(monkeypatch):
+    """The bucket-order backward launches dQ and dK/dV together and indexes its
+    pair of tiles: with a `tile` line on a GPU (the path that falls back to the
+    general chooser) it must get the prior pair, never a pending _TileTrial."""
+    monkeypatch.delenv("PATTERNC_AUTOTUNE", raising=False)
+    module = patternc.load_source("pattern h() { tile q=64, kv=64\n mask causal }", "<test>", stem="t")
+    gpu = torch.device("cuda")  # only its type is read: no GPU needed
+    assert isinstance(module._choose_backward_tiles(128, torch.bfloat16, gpu, (64, 64)), module._TileTrial)
+    assert module._bucket_backward_tiles(128, torch.bfloat16, gpu, (64, 64)) == ((64, 64, 4, 2), (64, 64, 4, 2))
+
+
 def test_first_backward_times_its_tiles_on_its_own_inputs(monkeypatch):
     """The first backward of a shape runs the trials of several tiles (on the
     interpreter here, standing in for the GPU's timing) before its own kernels:
